@@ -1,0 +1,3 @@
+from tfrepro.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,319 @@
+"""The `tfrepro` command: a thin list of subcommands. No logic lives here.
+
+Errors raised on purpose (tfrepro.errors) are printed as one line and turned into the
+exit code; argparse's own errors are made one line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from tfrepro import __version__
+from tfrepro.errors import TfreproError, UsageError
+
+DEMO_SPEC = Path(__file__).with_name("demo") / "demo.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if ".." in part:
+                lo, hi = (int(x) for x in part.split(".."))
+                if hi < lo:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise UsageError(
+                f"--seeds: '{part}' is not a seed; give non-negative integers such as 0,1,2 or 0..4"
+            ) from None
+    if any(s < 0 for s in out):
+        raise UsageError(f"--seeds: seeds must be non-negative, got {text}")
+    return out
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog="tfrepro", description="Does your training change across TensorFlow releases? Measure it.")
+    p.add_argument("--version", action="version", version=f"tfrepro {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def store_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--store", type=Path, default=Path(".tfrepro"), help="result store folder (default .tfrepro)")
+
+    def run_args(sp: argparse.ArgumentParser) -> None:
+        store_arg(sp)
+        sp.add_argument("--tf", help="releases: 2.16 (latest patch), 2.16.1, ranges 2.12..2.16, comma separated")
+        sp.add_argument("--seeds", type=_seeds, help="seeds: 0,1,2 or 0..4")
+        sp.add_argument("--jobs", type=_positive_int, default=1, help="cells run in parallel (default 1)")
+        sp.add_argument("--dry-run", action="store_true", help="list the cells without running anything")
+        sp.add_argument("--rerun", action="store_true", help="run cells again even if the store has them")
+        sp.add_argument("--retry-failed", action="store_true", help="run failed and timed-out cells again")
+        sp.add_argument("--timeout", type=_positive_float, help="seconds per cell (overrides the spec)")
+        sp.add_argument("--python", help="interpreter to prefer for every release that supports it")
+        sp.add_argument("--cache", type=Path, help="environment cache folder (default ~/.cache/tfrepro)")
+
+    r = sub.add_parser("run", help="run an experiment across releases, seeds and knobs")
+    r.add_argument("spec", nargs="?", type=Path, help="experiment spec (TOML); default: built-in MLP on digits")
+    run_args(r)
+    r.add_argument("--model", help="model: builtin:mlp|cnn|rnn or a .py file")
+    r.add_argument("--data", help="dataset: digits, breast_cancer, wine, iris, synthetic or a .npz file")
+    r.add_argument("--epochs", type=_positive_int, help="epochs (overrides the spec)")
+    r.add_argument("--resolution", choices=("era", "latest"), help="dependency resolution (default era)")
+
+    d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
+    run_args(d)
+
+    c = sub.add_parser("cells", help="list recorded cells")
+    store_arg(c)
+    c.add_argument("--json", action="store_true", help="print a JSON array, one object per cell")
+    c.add_argument("--all", action="store_true", help="every attempt, not only the latest per cell")
+
+    v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
+    v.add_argument("--json", action="store_true")
+    v.add_argument("--refresh", action="store_true", help="refresh the catalogue from the package index")
+
+    e = sub.add_parser("envs", help="the environment cache: list, build, prune")
+    esub = e.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=_Parser)
+    el = esub.add_parser("list", help="cached environments")
+    el.add_argument("--cache", type=Path)
+    el.add_argument("--json", action="store_true")
+    eb = esub.add_parser("build", help="build environments ahead of a run")
+    eb.add_argument("--tf", required=True)
+    eb.add_argument("--python")
+    eb.add_argument("--cache", type=Path)
+    eb.add_argument("--resolution", choices=("era", "latest"), default="era")
+    eb.add_argument("--legacy-keras", action="store_true", help="add tf-keras (TF ≥ 2.16)")
+    ep = esub.add_parser("prune", help="remove unfinished builds and unused environments")
+    ep.add_argument("--cache", type=Path)
+    ep.add_argument("--older-than", type=_positive_float, metavar="DAYS", help="remove envs unused this long")
+    ep.add_argument("--all", action="store_true", help="remove every cached environment")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            _parser().print_help()
+            return 2
+        return int(COMMANDS[args.command](args, console) or 0)
+    except TfreproError as exc:
+        err.print(f"tfrepro: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("tfrepro: interrupted; finished cells are in the store, rerun to resume")
+        return 130
+
+
+# --- commands: each is load → act → render ----------------------------------------------------
+
+
+def _options(args: argparse.Namespace, command: str) -> Any:
+    from tfrepro.workflow import Options
+
+    return Options(
+        store=args.store, jobs=args.jobs, dry_run=args.dry_run, rerun=args.rerun,
+        retry_failed=args.retry_failed, timeout=args.timeout, python=args.python,
+        cache=args.cache, command=command,
+    )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.tf:
+        out["matrix.tf"] = [t for t in args.tf.split(",") if t.strip()]
+    if args.seeds is not None:
+        out["matrix.seeds"] = args.seeds
+    for flag, key in (("model", "model.source"), ("data", "data.name"), ("epochs", "train.epochs"),
+                      ("resolution", "matrix.resolution")):
+        if getattr(args, flag, None) is not None:
+            out[key] = getattr(args, flag)
+    return out
+
+
+def _run_spec(spec_path: Path | None, args: argparse.Namespace, console: Console, command: str) -> int:
+    from tfrepro import spec as spec_mod
+    from tfrepro import workflow
+    from tfrepro.report.progress import RichReporter
+    from tfrepro.report.terminal import run_summary
+    from tfrepro.store import Store
+
+    overrides = _overrides(args)
+    if spec_path is None:
+        spec = spec_mod.from_dict({}, origin="command line", base_dir=Path.cwd(), overrides=overrides)
+    else:
+        spec = spec_mod.load(spec_path, overrides)
+    opts = _options(args, command)
+    planned = workflow.make_plan(spec, opts)
+    if opts.dry_run:
+        for cell in planned.cells:
+            console.print(f"{cell.id}  {cell.describe()}  [dim]{cell.env.name}[/]", highlight=False)
+        console.print(f"{len(planned.cells)} cells (dry run: nothing was run)")
+        return 0
+    start = time.monotonic()
+    with RichReporter(console) as reporter:
+        ids = set(workflow.execute(planned, opts, reporter))
+    store = Store(opts.store, create=False)
+    cells = [c for c in store.cells(with_loss=False) if c["id"] in ids]
+    store.close()
+    run_summary(console, cells)
+    console.print(f"store: {opts.store}  ({time.monotonic() - start:.0f} s)  — list with `tfrepro cells --store {opts.store}`")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    return _run_spec(args.spec, args, console, "tfrepro run " + " ".join(sys.argv[2:]))
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    if args.jobs == 1 and "--jobs" not in (sys.argv or []):
+        args.jobs = 2
+    return _run_spec(DEMO_SPEC, _with_run_defaults(args), console, "tfrepro demo")
+
+
+def _with_run_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    for name in ("model", "data", "epochs", "resolution"):
+        setattr(args, name, getattr(args, name, None))
+    return args
+
+
+def cmd_cells(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report.terminal import cell_table
+    from tfrepro.store import Store
+
+    store = Store(args.store, create=False)
+    cells = store.cells(all_attempts=args.all, with_loss=args.json)
+    store.close()
+    if args.json:
+        sys.stdout.write(json.dumps(cells, indent=1, default=str) + "\n")
+    else:
+        cell_table(console, cells)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.envs import catalogue, interpreters
+    from tfrepro.errors import NoInterpreterError
+    from tfrepro.report.terminal import versions_table
+
+    cat = catalogue.refresh() if args.refresh else catalogue.load()
+    available = interpreters.discover()
+    host = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    rows = []
+    for r in cat.releases:
+        try:
+            interp = interpreters.choose(r, available, host)
+            found: str | None = f"{interp.version} ({interp.path})"
+        except NoInterpreterError:
+            found = None
+        rows.append({"version": r.version, "package": r.package, "uploaded": r.uploaded,
+                     "pythons": list(r.pythons), "interpreter": found})
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+    else:
+        versions_table(console, rows, f"{cat.source}, fetched {cat.fetched}")
+    return 0
+
+
+def cmd_envs(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.envs import provision
+
+    action = args.envs_command
+    if action is None:
+        raise UsageError("envs needs an action: list, build or prune (see `tfrepro envs --help`)")
+    root = provision.envs_root(args.cache)
+    if action == "list":
+        rows = [
+            {"name": env.name, "path": str(env.path), "versions": env.versions,
+             "size_mb": round(size / 2**20), "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(used)),
+             "build_seconds": env.build_seconds}
+            for env, size, used in provision.list_envs(root)
+        ]
+        if args.json:
+            sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        else:
+            for r in rows:
+                v = r["versions"]
+                console.print(f"{r['name']:<45} TF {v.get('tensorflow')} Keras "
+                              f"{v.get('keras') or v.get('tf_keras') or 'tf.keras'} numpy {v.get('numpy')} "
+                              f"{r['size_mb']} MB, last used {r['last_used']}", highlight=False)
+            console.print(f"{len(rows)} environment(s) in {root}")
+        return 0
+    if action == "prune":
+        if not args.all and args.older_than is None:
+            raise UsageError("envs prune needs --older-than DAYS or --all")
+        removed = provision.prune(root, older_than_days=args.older_than, everything=args.all)
+        for name in removed:
+            console.print(f"removed {name}")
+        console.print(f"{len(removed)} removed from {root}")
+        return 0
+    return _envs_build(args, console, root)
+
+
+def _envs_build(args: argparse.Namespace, console: Console, root: Path) -> int:
+    from tfrepro.envs import catalogue, interpreters, provision
+    from tfrepro.plan import env_request
+
+    cat = catalogue.load()
+    available = interpreters.discover()
+    forced = interpreters.explicit(args.python) if args.python else None
+    if forced:
+        available = {**available, forced.minor: forced}
+    preferred = forced.minor if forced else f"{sys.version_info[0]}.{sys.version_info[1]}"
+    releases = {r.version: r for t in args.tf.split(",") if t.strip() for r in cat.resolve(t)}
+    for release in releases.values():
+        interp = interpreters.choose(release, available, preferred)
+        req = env_request(cat, release, interp, args.resolution, keras=None,
+                          legacy_keras=args.legacy_keras, device="cpu", requirements=())
+        start = time.monotonic()
+        with console.status(f"building TF {release.version} on Python {interp.version}"):
+            env = provision.ensure(req, root)
+        console.print(f"{env.name}: TF {env.versions.get('tensorflow')}, numpy {env.versions.get('numpy')}"
+                      f" ({time.monotonic() - start:.1f} s)", highlight=False)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "cells": cmd_cells,
+    "versions": cmd_versions,
+    "envs": cmd_envs,
+}

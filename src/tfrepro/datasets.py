@@ -1,0 +1,111 @@
+"""Datasets prepared on the host, so that every cell receives the very same bytes.
+
+Built-in datasets come from scikit-learn's bundled copies (nothing is downloaded);
+features are standardised with training-split statistics and stored as float32.
+The per-epoch batch order is also computed here, from the cell's seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tfrepro.errors import SpecError
+from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
+from tfrepro.spec import DataSpec
+
+_SKLEARN = {
+    "digits": "load_digits",
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
+    "iris": "load_iris",
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    arrays: dict[str, np.ndarray]
+    sha256: str
+    task: str  # "classification" or "regression"
+    n_classes: int
+
+    @property
+    def n_train(self) -> int:
+        return int(self.arrays["x_train"].shape[0])
+
+
+def prepare(spec: DataSpec, path: Path | None = None) -> Prepared:
+    if path is not None:
+        arrays = _from_npz(path)
+    elif spec.name == "synthetic":
+        from sklearn.datasets import make_classification
+
+        x, y = make_classification(
+            n_samples=spec.n_samples,
+            n_features=spec.n_features,
+            n_informative=max(2, spec.n_features // 2),
+            n_redundant=0,
+            n_classes=spec.n_classes,
+            random_state=spec.data_seed,
+        )
+        arrays = _split(x, y, spec)
+    else:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, _SKLEARN[spec.name])()
+        arrays = _split(bunch.data, bunch.target, spec)
+    y = arrays["y_train"]
+    classification = np.issubdtype(y.dtype, np.integer)
+    n_classes = int(max(y.max(), arrays["y_test"].max()) + 1) if classification else 0
+    return Prepared(
+        arrays, data_sha256(arrays), "classification" if classification else "regression", n_classes
+    )
+
+
+def _split(x: np.ndarray, y: np.ndarray, spec: DataSpec) -> dict[str, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=spec.test_fraction, random_state=spec.data_seed, stratify=y
+    )
+    mean, std = x_tr.mean(axis=0), x_tr.std(axis=0)
+    std[std == 0] = 1.0
+    return {
+        "x_train": ((x_tr - mean) / std).astype(np.float32),
+        "y_train": y_tr.astype(np.int32),
+        "x_test": ((x_te - mean) / std).astype(np.float32),
+        "y_test": y_te.astype(np.int32),
+    }
+
+
+def _from_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in DATA_KEYS if k not in npz.files]
+            if missing:
+                raise SpecError(
+                    f"data.name: '{path}' lacks arrays {', '.join(missing)}; an .npz dataset needs "
+                    f"x_train, y_train, x_test and y_test"
+                )
+            arrays = {k: np.asarray(npz[k]) for k in DATA_KEYS}
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"data.name: cannot read '{path}' as .npz: {exc}") from None
+    if len(arrays["x_train"]) != len(arrays["y_train"]) or len(arrays["x_test"]) != len(
+        arrays["y_test"]
+    ):
+        raise SpecError(f"data.name: '{path}': x and y of a split have different lengths")
+    if len(arrays["x_train"]) == 0:
+        raise SpecError(f"data.name: '{path}': x_train is empty")
+    for k in ("x_train", "x_test"):
+        arrays[k] = arrays[k].astype(np.float32)
+    return arrays
+
+
+def batch_order(n: int, epochs: int, seed: int, shuffle: str) -> np.ndarray:
+    """(epochs, n) int32: the example order of every epoch, identical for every release."""
+    if shuffle != "host":
+        return np.tile(np.arange(n, dtype=np.int32), (epochs, 1))
+    rng = np.random.default_rng([seed, 0x7F4A])
+    return np.stack([rng.permutation(n).astype(np.int32) for _ in range(epochs)])

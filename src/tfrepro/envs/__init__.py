@@ -1,0 +1,1 @@
+"""Environments: the release catalogue, interpreters on this machine, and uv-built venvs."""

@@ -1,0 +1,1 @@
+"""Executors: schedule work items on workers. They know nothing about TensorFlow."""

@@ -1,0 +1,1 @@
+"""Rendering: progress, terminal tables. Renders what it is given; computes no statistics."""

@@ -1,0 +1,80 @@
+"""Live progress for `tfrepro run`: environments, then cells done / failed / left with ETA."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tfrepro.cellrun import Outcome
+from tfrepro.plan import Cell, EnvRequest
+
+_STYLE = {"ok": "green", "failed": "red", "timeout": "red", "diverged": "yellow"}
+
+
+class RichReporter:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.counts = {"ok": 0, "failed": 0, "timeout": 0, "diverged": 0}
+        self._cells = self._envs = None
+
+    def __enter__(self) -> RichReporter:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def planned(self, total: int, todo: int, envs: int) -> None:
+        skipped = total - todo
+        self.console.print(
+            f"[bold]{total}[/] cells planned, [bold]{skipped}[/] already in the store, "
+            f"[bold]{todo}[/] to run in {envs} environment(s)"
+        )
+        if todo:
+            self._envs = self.progress.add_task("environments", total=envs, detail="")
+            self._cells = self.progress.add_task("cells", total=todo, detail="")
+
+    def env_started(self, env: EnvRequest, cached: bool) -> None:
+        what = "cached" if cached else "building"
+        self.progress.update(self._envs, detail=f"{what} TF {env.tf_version} py{env.python_version}")
+
+    def env_done(self, env: EnvRequest, error: str | None) -> None:
+        self.progress.advance(self._envs)
+        if error:
+            self.console.print(f"[red]environment failed[/]: {error}", markup=True, highlight=False)
+
+    def cell_started(self, cell: Cell) -> None:
+        pass
+
+    def cell_done(self, cell: Cell, outcome: Outcome) -> None:
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        self.progress.advance(self._cells)
+        detail = " ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        self.progress.update(self._cells, detail=detail)
+        style = _STYLE.get(outcome.status, "white")
+        reason = f" — {outcome.reason}" if outcome.status != "ok" and outcome.reason else ""
+        self.console.print(
+            f"[{style}]{outcome.status:>8}[/] {cell.describe()} "
+            f"[dim]({outcome.wall_seconds:.1f} s)[/]{reason}",
+            highlight=False,
+        )

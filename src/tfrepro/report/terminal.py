@@ -1,0 +1,92 @@
+"""Terminal tables: the per-release run summary, the cell list, the release list."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.4f} ± {std:.4f}"
+
+
+def _group_key(cell: dict[str, Any]) -> str:
+    key = f"{cell['tf_version']}"
+    if cell.get("keras_pin"):
+        key += f" keras={cell['keras_pin']}"
+    return key
+
+
+def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
+    """Per release: cells ok / failed, mean ± std of each final metric, distinct final hashes."""
+    if not cells:
+        console.print("no cells recorded")
+        return
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for cell in cells:
+        groups[_group_key(cell)].append(cell)
+    metric_names = sorted({m for c in cells for m in (c.get("metrics") or {})})
+    table = Table(title="Summary per TensorFlow release", title_justify="left")
+    for col in ("TF", "Keras", "Python", "ok", "failed"):
+        table.add_column(col, justify="right" if col in ("ok", "failed") else "left")
+    for m in metric_names:
+        table.add_column(f"{m} (mean ± std)", justify="right")
+    table.add_column("distinct final weights", justify="right")
+    for key in sorted(groups, key=_version_sort):
+        rows = groups[key]
+        ok = [c for c in rows if c["status"] == "ok"]
+        keras = ", ".join(sorted({str(c["keras_version"]) for c in rows if c.get("keras_version")}))
+        pys = ", ".join(sorted({c["python_version"] for c in rows}))
+        hashes = {c["final_weights_sha256"] for c in ok if c.get("final_weights_sha256")}
+        table.add_row(
+            key, keras or "—", pys, str(len(ok)), str(len(rows) - len(ok)),
+            *(_fmt([c["metrics"][m] for c in ok if m in c["metrics"]]) for m in metric_names),
+            f"{len(hashes)} of {len(ok)}",
+        )
+    console.print(table)
+    failures = [c for c in cells if c["status"] != "ok"]
+    for c in failures[:20]:
+        console.print(
+            f"[red]{c['status']}[/] tf {c['tf_version']} seed {c['seed']}: {c.get('reason') or ''}",
+            highlight=False,
+        )
+    if len(failures) > 20:
+        console.print(f"… and {len(failures) - 20} more (see `tfrepro cells`)")
+
+
+def _version_sort(key: str) -> tuple[int, ...]:
+    head = key.split()[0]
+    return tuple(int(p) for p in head.split(".") if p.isdigit())
+
+
+def cell_table(console: Console, cells: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{len(cells)} recorded cell(s)", title_justify="left")
+    for col in ("id", "TF", "Keras", "Python", "seed", "knobs", "status", "metrics", "final sha256"):
+        table.add_column(col)
+    for c in cells:
+        knobs = ", ".join(f"{k}={v}" for k, v in c["knobs"].items())
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((c.get("metrics") or {}).items()))
+        table.add_row(
+            c["id"], c["tf_version"], str(c.get("keras_version") or "—"), c["python_version"],
+            str(c["seed"]), knobs, c["status"], metrics or (c.get("reason") or "")[:60],
+            (c.get("final_weights_sha256") or "—")[:12],
+        )
+    console.print(table)
+
+
+def versions_table(console: Console, rows: list[dict[str, Any]], source: str) -> None:
+    table = Table(title=f"TensorFlow releases (catalogue: {source})", title_justify="left")
+    for col in ("release", "package", "released", "Python wheels", "interpreter here"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["version"], r["package"], r["uploaded"][:10], ", ".join(r["pythons"]),
+                      r["interpreter"] or "[red]none[/] — install Python " + r["pythons"][-1])
+    console.print(table)

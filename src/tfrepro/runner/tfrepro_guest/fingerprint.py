@@ -1,0 +1,78 @@
+"""What the guest can see of its own environment: versions, CPU, oneDNN, devices."""
+
+import os
+import platform
+import sys
+
+
+def _cpu():
+    info = {"machine": platform.machine(), "cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and "model" not in info:
+                    info["model"] = value.strip()
+                elif key == "flags" and "flags" not in info:
+                    flags = value.split()
+                    info["flags"] = sorted(x for x in flags if x.startswith(
+                        ("avx", "fma", "sse", "amx", "f16c")))
+    except (IOError, OSError):
+        pass
+    return info
+
+
+def _onednn(tf):
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # noqa: BLE001 - absent in some releases: then it is unknown
+        return None
+
+
+def _devices(tf):
+    lister = getattr(tf.config, "list_physical_devices", None) or \
+        tf.config.experimental.list_physical_devices
+    try:
+        return ["%s:%s" % (d.device_type, d.name) for d in lister()]
+    except Exception as exc:  # noqa: BLE001
+        return ["unknown: %s" % exc]
+
+
+def _build_info(tf):
+    getter = getattr(getattr(tf, "sysconfig", None), "get_build_info", None)
+    if getter is None:
+        return {}
+    try:
+        info = dict(getter())
+    except Exception:  # noqa: BLE001
+        return {}
+    keep = ("cuda_version", "cudnn_version", "is_cuda_build", "is_rocm_build")
+    return {k: str(info[k]) for k in keep if k in info}
+
+
+def collect(compat, np):
+    tf = compat.tf
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "tensorflow_git": str(getattr(tf, "__git_version__", "")),
+        "keras": compat.keras_version,
+        "keras_module": compat.keras.__name__,
+        "numpy": np.__version__,
+        "cpu": _cpu(),
+        "onednn_enabled": _onednn(tf),
+        "threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        },
+        "tf_env": dict(sorted((k, v) for k, v in os.environ.items()
+                              if k.startswith(("TF_", "CUDA_", "OMP_", "KMP_", "PYTHONHASHSEED")))),
+        "devices": _devices(tf),
+        "build": _build_info(tf),
+    }
