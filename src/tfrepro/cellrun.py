@@ -46,6 +46,7 @@ def cell_environment(cell: Cell) -> dict[str, str]:
 
 
 def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout: float) -> Outcome:
+    work = work.resolve()
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -81,6 +82,9 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
         reason = f"the runner crashed with {name} (exit {128 - done.returncode})"
     else:
         reason = f"the runner exited with code {done.returncode} without a result"
+    last = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    if last:
+        reason += f": {last[-1].strip()[:300]}"
     return Outcome("failed", reason, _tail(done.stderr), _partial(work), arrays_path, wall, onednn)
 
 

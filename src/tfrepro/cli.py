@@ -34,7 +34,10 @@ def _seeds(text: str) -> list[int]:
             if ".." in part:
                 lo, hi = (int(x) for x in part.split(".."))
                 if hi < lo:
-                    raise ValueError
+                    raise UsageError(
+                        f"--seeds: range '{part}' is empty: its start is after its end "
+                        f"(write the smaller seed first, e.g. {hi}..{lo})"
+                    )
                 out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part))
@@ -43,7 +46,9 @@ def _seeds(text: str) -> list[int]:
                 f"--seeds: '{part}' is not a seed; give non-negative integers such as 0,1,2 or 0..4"
             ) from None
     if any(s < 0 for s in out):
-        raise UsageError(f"--seeds: seeds must be non-negative, got {text}")
+        raise UsageError(
+            f"--seeds: seeds must be non-negative, got {text}; give seeds such as 0,1,2 or 0..4"
+        )
     return out
 
 

@@ -39,7 +39,26 @@ class Prepared:
 def prepare(spec: DataSpec, path: Path | None = None) -> Prepared:
     if path is not None:
         arrays = _from_npz(path)
-    elif spec.name == "synthetic":
+    else:
+        try:
+            arrays = _builtin(spec)
+        except ValueError as exc:
+            # scikit-learn refuses impossible settings (too many classes for the features,
+            # a test split smaller than the number of classes, ...)
+            raise SpecError(
+                f"data: cannot make dataset '{spec.name}' with these settings: {exc}; adjust "
+                f"data.test_fraction, data.n_samples, data.n_features or data.n_classes"
+            ) from None
+    y = arrays["y_train"]
+    classification = np.issubdtype(y.dtype, np.integer)
+    n_classes = int(max(y.max(), arrays["y_test"].max()) + 1) if classification else 0
+    return Prepared(
+        arrays, data_sha256(arrays), "classification" if classification else "regression", n_classes
+    )
+
+
+def _builtin(spec: DataSpec) -> dict[str, np.ndarray]:
+    if spec.name == "synthetic":
         from sklearn.datasets import make_classification
 
         x, y = make_classification(
@@ -50,18 +69,11 @@ def prepare(spec: DataSpec, path: Path | None = None) -> Prepared:
             n_classes=spec.n_classes,
             random_state=spec.data_seed,
         )
-        arrays = _split(x, y, spec)
-    else:
-        import sklearn.datasets
+        return _split(x, y, spec)
+    import sklearn.datasets
 
-        bunch = getattr(sklearn.datasets, _SKLEARN[spec.name])()
-        arrays = _split(bunch.data, bunch.target, spec)
-    y = arrays["y_train"]
-    classification = np.issubdtype(y.dtype, np.integer)
-    n_classes = int(max(y.max(), arrays["y_test"].max()) + 1) if classification else 0
-    return Prepared(
-        arrays, data_sha256(arrays), "classification" if classification else "regression", n_classes
-    )
+    bunch = getattr(sklearn.datasets, _SKLEARN[spec.name])()
+    return _split(bunch.data, bunch.target, spec)
 
 
 def _split(x: np.ndarray, y: np.ndarray, spec: DataSpec) -> dict[str, np.ndarray]:
@@ -96,8 +108,9 @@ def _from_npz(path: Path) -> dict[str, np.ndarray]:
         arrays["y_test"]
     ):
         raise SpecError(f"data.name: '{path}': x and y of a split have different lengths")
-    if len(arrays["x_train"]) == 0:
-        raise SpecError(f"data.name: '{path}': x_train is empty")
+    for k in ("x_train", "x_test"):
+        if len(arrays[k]) == 0:
+            raise SpecError(f"data.name: '{path}': {k} is empty; both splits need examples")
     for k in ("x_train", "x_test"):
         arrays[k] = arrays[k].astype(np.float32)
     return arrays

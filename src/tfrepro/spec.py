@@ -199,6 +199,10 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Spec:
         raise SpecError(f"{path}: invalid TOML: {exc}; fix the syntax") from exc
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not a UTF-8 text file; give a TOML experiment spec") from exc
+    except OSError as exc:
+        raise SpecError(
+            f"spec file '{path}' cannot be read ({exc.strerror}); give the path of a TOML experiment spec"
+        ) from None
     return from_dict(raw, origin=str(path), base_dir=path.resolve().parent, overrides=overrides)
 
 
@@ -236,6 +240,11 @@ def _check_files(spec: Spec, origin: str) -> None:
         except SyntaxError as exc:
             raise SpecError(
                 f"{origin}: model file '{model}' has a syntax error at line {exc.lineno}: {exc.msg}"
+            ) from None
+        except (OSError, ValueError) as exc:  # a folder, unreadable, not UTF-8, NUL bytes
+            raise SpecError(
+                f"{origin}: model.source: cannot read model file '{model}' as Python source "
+                f"({exc}); give the path of a .py file"
             ) from None
         funcs = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
         if "build_model" not in funcs:

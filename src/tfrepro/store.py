@@ -67,7 +67,7 @@ def _finite(x: float | None) -> float | None:
 
 class Store:
     def __init__(self, root: Path, *, create: bool = True) -> None:
-        self.root = Path(root)
+        self.root = Path(root).resolve()
         db = self.root / "tfrepro.sqlite"
         if not db.exists() and not create:
             raise StoreError(

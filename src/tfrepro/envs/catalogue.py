@@ -89,6 +89,8 @@ class Catalogue:
                 out[0] = lo_r
             if hi.count(".") >= 2:
                 out[-1] = hi_r
+            if lo_minor == hi_minor and lo_r != hi_r and lo.count(".") >= 2:
+                out = [lo_r, hi_r]  # 2.16.1..2.16.2 (or 2.16.1..2.16): both ends, not only the last
             return out
         return [self._one(text, text)]
 
