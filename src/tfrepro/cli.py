@@ -80,11 +80,11 @@ def _parser() -> _Parser:
     def store_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--store", type=Path, default=Path(".tfrepro"), help="result store folder (default .tfrepro)")
 
-    def run_args(sp: argparse.ArgumentParser) -> None:
+    def run_args(sp: argparse.ArgumentParser, jobs: int = 1) -> None:
         store_arg(sp)
         sp.add_argument("--tf", help="releases: 2.16 (latest patch), 2.16.1, ranges 2.12..2.16, comma separated")
         sp.add_argument("--seeds", type=_seeds, help="seeds: 0,1,2 or 0..4")
-        sp.add_argument("--jobs", type=_positive_int, default=1, help="cells run in parallel (default 1)")
+        sp.add_argument("--jobs", type=_positive_int, default=jobs, help=f"cells run in parallel (default {jobs})")
         sp.add_argument("--dry-run", action="store_true", help="list the cells without running anything")
         sp.add_argument("--rerun", action="store_true", help="run cells again even if the store has them")
         sp.add_argument("--retry-failed", action="store_true", help="run failed and timed-out cells again")
@@ -101,7 +101,7 @@ def _parser() -> _Parser:
     r.add_argument("--resolution", choices=("era", "latest"), help="dependency resolution (default era)")
 
     d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
-    run_args(d)
+    run_args(d, jobs=2)
 
     c = sub.add_parser("cells", help="list recorded cells")
     store_arg(c)
@@ -208,8 +208,6 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    if args.jobs == 1 and "--jobs" not in (sys.argv or []):
-        args.jobs = 2
     return _run_spec(DEMO_SPEC, _with_run_defaults(args), console, "tfrepro demo")
 
 

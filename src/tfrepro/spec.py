@@ -19,7 +19,9 @@ from tfrepro.errors import SpecError
 BUILTIN_MODELS = ("mlp", "cnn", "rnn")
 BUILTIN_DATASETS = ("digits", "breast_cancer", "wine", "iris", "synthetic")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*(([<>=!~]=?|===)\s*[A-Za-z0-9.*+!\-]+\s*,?\s*)*$")
+_REQUIREMENT = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],]*\s*(([<>=!~]=?|===)\s*[A-Za-z0-9.*+!\-]+\s*,?\s*)*$"
+)
 
 
 class _Strict(BaseModel):
@@ -57,7 +59,8 @@ class DataSpec(_Strict):
     def _name(cls, v: str) -> str:
         if v not in BUILTIN_DATASETS and not v.endswith(".npz"):
             raise ValueError(
-                f"unknown dataset '{v}'; use one of {', '.join(BUILTIN_DATASETS)} or a path to a .npz file"
+                f"unknown dataset '{v}'; use one of {', '.join(BUILTIN_DATASETS)} "
+                f"or a path to a .npz file"
             )
         return v
 
@@ -156,7 +159,7 @@ class Spec(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     # Where relative paths resolve; not part of the TOML.
-    base_dir: Path = Path(".")
+    base_dir: Path = Path()
 
     def model_path(self) -> Path | None:
         if self.model.source.startswith("builtin:"):
@@ -182,7 +185,8 @@ def _explain(exc: ValidationError, origin: str) -> SpecError:
         parent = _where(err["loc"][:-1])
         return SpecError(
             f"{origin}: unknown key '{key}'; remove it or check the spelling"
-            + (f" (valid keys of [{parent}] are listed in the README)" if parent != "(top level)" else "")
+            + (f" (valid keys of [{parent}] are listed in the README)"
+               if parent != "(top level)" else "")
         )
     msg = err["msg"].removeprefix("Value error, ")
     return SpecError(f"{origin}: {key}: {msg} (got {got!r}); fix this value and run again")
@@ -192,7 +196,9 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Spec:
     """Read and validate a spec file; `overrides` are dotted keys from the command line."""
     path = Path(path)
     if not path.exists():
-        raise SpecError(f"spec file '{path}' does not exist; give the path of a TOML experiment spec")
+        raise SpecError(
+            f"spec file '{path}' does not exist; give the path of a TOML experiment spec"
+        )
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -201,7 +207,8 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Spec:
         raise SpecError(f"{path}: not a UTF-8 text file; give a TOML experiment spec") from exc
     except OSError as exc:
         raise SpecError(
-            f"spec file '{path}' cannot be read ({exc.strerror}); give the path of a TOML experiment spec"
+            f"spec file '{path}' cannot be read ({exc.strerror}); "
+            f"give the path of a TOML experiment spec"
         ) from None
     return from_dict(raw, origin=str(path), base_dir=path.resolve().parent, overrides=overrides)
 
@@ -210,7 +217,7 @@ def from_dict(
     raw: dict[str, Any],
     *,
     origin: str = "spec",
-    base_dir: Path = Path("."),
+    base_dir: Path = Path(),
     overrides: dict[str, Any] | None = None,
 ) -> Spec:
     raw = dict(raw)
@@ -234,7 +241,9 @@ def _check_files(spec: Spec, origin: str) -> None:
     model = spec.model_path()
     if model is not None:
         if not model.exists():
-            raise SpecError(f"{origin}: model.source: model file '{model}' does not exist; fix the path")
+            raise SpecError(
+                f"{origin}: model.source: model file '{model}' does not exist; fix the path"
+            )
         try:
             tree = ast.parse(model.read_text(), filename=str(model))
         except SyntaxError as exc:

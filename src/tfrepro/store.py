@@ -21,7 +21,7 @@ from typing import Any
 
 from tfrepro.errors import StoreError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS results (
     status TEXT NOT NULL, reason TEXT, traceback TEXT,
     data_sha256 TEXT, init_weights_sha256 TEXT, final_weights_sha256 TEXT,
     metrics TEXT, epoch_metrics TEXT, timings TEXT, fingerprint TEXT, knobs_applied TEXT,
-    optimizer_class TEXT, arrays TEXT, peak_memory_mb REAL, wall_seconds REAL,
+    optimizer_class TEXT, logs TEXT, arrays TEXT, peak_memory_mb REAL, wall_seconds REAL,
     finished TEXT NOT NULL,
     UNIQUE (cell_id, attempt)
 );
@@ -96,9 +96,15 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at '{self.root}': {exc}") from None
         try:
             yield self.conn
+        except sqlite3.Error as exc:
+            self.conn.execute("ROLLBACK")
+            raise StoreError(f"writing to the store at '{self.root}' failed: {exc}") from None
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
@@ -168,10 +174,10 @@ class Store:
             "numpy_version", "keras_pin", "seed", "knobs", "env_vars", "env_name", "status",
             "reason", "traceback", "data_sha256", "init_weights_sha256", "final_weights_sha256",
             "metrics", "epoch_metrics", "timings", "fingerprint", "knobs_applied",
-            "optimizer_class", "arrays", "peak_memory_mb", "wall_seconds",
+            "optimizer_class", "logs", "arrays", "peak_memory_mb", "wall_seconds",
         ]
         json_cols = {"knobs", "env_vars", "metrics", "epoch_metrics", "timings", "fingerprint",
-                     "knobs_applied"}
+                     "knobs_applied", "logs"}
         values = [json.dumps(row.get(c)) if c in json_cols else row.get(c) for c in cols]
         with self._tx() as c:
             (attempt,) = c.execute(
@@ -230,6 +236,7 @@ class Store:
                 "timings": json.loads(r["timings"] or "null") or {},
                 "knobs_applied": json.loads(r["knobs_applied"] or "null") or {},
                 "optimizer_class": r["optimizer_class"],
+                "logs": json.loads(r["logs"] or "null") or {},
                 "peak_memory_mb": r["peak_memory_mb"],
                 "arrays": str(self.artifact_path(r["arrays"])) if r["arrays"] else None,
                 "fingerprint": fingerprint,

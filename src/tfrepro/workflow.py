@@ -136,6 +136,7 @@ def _row(cell: Cell, outcome: cellrun.Outcome, run_id: int, env_name: str,
         "metrics": res.get("metrics"), "epoch_metrics": res.get("epoch_metrics"),
         "timings": res.get("timings"), "fingerprint": fp,
         "knobs_applied": res.get("knobs_applied"), "optimizer_class": res.get("optimizer_class"),
+        "logs": res.get("logs"),
         "arrays": arrays_sha, "peak_memory_mb": res.get("peak_memory_mb"),
         "wall_seconds": outcome.wall_seconds,
     }

@@ -67,7 +67,11 @@ class Catalogue:
         return sorted({r.minor for r in self.releases}, key=version_key)
 
     def resolve(self, text: str) -> list[Release]:
-        """`2.16` → latest 2.16.x; `2.16.1` → exactly that; `2.12..2.15` → latest patch of each minor."""
+        """Release text → releases.
+
+        `2.16` → latest 2.16.x; `2.16.1` → exactly that; `2.12..2.15` → latest patch of each
+        minor in between. An exact patch at either end of a range is kept as written.
+        """
         text = text.strip()
         if ".." in text:
             lo, _, hi = text.partition("..")

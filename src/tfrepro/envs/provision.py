@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from tfrepro import process
 from tfrepro.envs.catalogue import user_cache_dir
@@ -181,8 +181,11 @@ def prune(root: Path, *, older_than_days: float | None, everything: bool) -> lis
     for path in sorted(root.iterdir()):
         if path.name.startswith(".") and ".building-" in path.name:
             lock = root / (path.name.split(".building-")[0] + ".lock")
-            with FileLock(str(lock), timeout=0.1):
-                shutil.rmtree(path, ignore_errors=True)
+            try:
+                with FileLock(str(lock), timeout=0.1):
+                    shutil.rmtree(path, ignore_errors=True)
+            except Timeout:
+                continue  # a build is in progress right now: not ours to remove
             removed.append(path.name)
             continue
         if path.name.startswith(".") or _load(path) is None:

@@ -61,7 +61,7 @@ class RichReporter:
     def env_done(self, env: EnvRequest, error: str | None) -> None:
         self.progress.advance(self._envs)
         if error:
-            self.console.print(f"[red]environment failed[/]: {error}", markup=True, highlight=False)
+            self.console.print(f"[red]environment failed[/]: {error}", highlight=False, soft_wrap=True)
 
     def cell_started(self, cell: Cell) -> None:
         pass
@@ -77,4 +77,5 @@ class RichReporter:
             f"[{style}]{outcome.status:>8}[/] {cell.describe()} "
             f"[dim]({outcome.wall_seconds:.1f} s)[/]{reason}",
             highlight=False,
+            soft_wrap=True,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -18,11 +19,22 @@ def _fmt(values: list[float]) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def _group_key(cell: dict[str, Any]) -> str:
-    key = f"{cell['tf_version']}"
+def _varying(cells: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Knob and environment-variable names whose values differ between the cells."""
+    knobs = sorted({k for c in cells for k in c["knobs"]
+                    if len({json.dumps(x["knobs"].get(k)) for x in cells}) > 1})
+    env = sorted({k for c in cells for k in c.get("env_vars", {})
+                  if len({x.get("env_vars", {}).get(k) for x in cells}) > 1})
+    return knobs, env
+
+
+def _group_key(cell: dict[str, Any], knobs: list[str], env: list[str]) -> str:
+    parts = [str(cell["tf_version"])]
     if cell.get("keras_pin"):
-        key += f" keras={cell['keras_pin']}"
-    return key
+        parts.append(f"keras={cell['keras_pin']}")
+    parts += [f"{k}={cell['knobs'].get(k)}" for k in knobs]
+    parts += [f"{k}={cell.get('env_vars', {}).get(k)}" for k in env]
+    return " ".join(parts)
 
 
 def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
@@ -30,17 +42,18 @@ def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
     if not cells:
         console.print("no cells recorded")
         return
+    knobs, env = _varying(cells)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for cell in cells:
-        groups[_group_key(cell)].append(cell)
+        groups[_group_key(cell, knobs, env)].append(cell)
     metric_names = sorted({m for c in cells for m in (c.get("metrics") or {})})
     table = Table(title="Summary per TensorFlow release", title_justify="left")
-    for col in ("TF", "Keras", "Python", "ok", "failed"):
+    for col in ("group", "Keras", "Python", "ok", "failed"):
         table.add_column(col, justify="right" if col in ("ok", "failed") else "left")
     for m in metric_names:
         table.add_column(f"{m} (mean ± std)", justify="right")
     table.add_column("distinct final weights", justify="right")
-    for key in sorted(groups, key=_version_sort):
+    for key in sorted(groups, key=lambda k: (_version_sort(k), k)):
         rows = groups[key]
         ok = [c for c in rows if c["status"] == "ok"]
         keras = ", ".join(sorted({str(c["keras_version"]) for c in rows if c.get("keras_version")}))

@@ -39,12 +39,15 @@ class Context(object):
         self._order = order
         self._events = events
         self.losses = []  # per-step training loss, in step order
+        self.logged = {}  # every other name given to log(): [[step, value], ...]
 
     # --- logging ---------------------------------------------------------------------------
     def log(self, name, value, step=None):
         value = float(value)
         if name == "loss":
             self.losses.append(value)
+        else:
+            self.logged.setdefault(str(name), []).append([step, value])
         self._events.emit("log", name=str(name), value=value, step=step)
         if name == "loss" and not math.isfinite(value):
             raise Diverged("loss is %r at step %s" % (value, step))

@@ -124,6 +124,7 @@ def run(job, events, result, arrays):
     finally:
         result["timings"]["fit"] = round(time.time() - t0, 4)
         result["loss"] = list(ctx.losses)
+        result["logs"] = ctx.logged
         final = _weights(model)
         for i, w in enumerate(final):
             arrays["final_%d" % i] = w
