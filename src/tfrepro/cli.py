@@ -73,32 +73,59 @@ def _positive_float(text: str) -> float:
 
 
 def _parser() -> _Parser:
-    p = _Parser(prog="tfrepro", description="Does your training change across TensorFlow releases? Measure it.")
+    p = _Parser(
+        prog="tfrepro",
+        description="Does your training change across TensorFlow releases? Measure it."
+    )
     p.add_argument("--version", action="version", version=f"tfrepro {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def store_arg(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--store", type=Path, default=Path(".tfrepro"), help="result store folder (default .tfrepro)")
+        sp.add_argument(
+            "--store", type=Path, default=Path(".tfrepro"),
+            help="result store folder (default .tfrepro)"
+        )
 
     def run_args(sp: argparse.ArgumentParser, jobs: int = 1) -> None:
         store_arg(sp)
-        sp.add_argument("--tf", help="releases: 2.16 (latest patch), 2.16.1, ranges 2.12..2.16, comma separated")
+        sp.add_argument(
+            "--tf", help="releases: 2.16 (latest patch), 2.16.1, ranges 2.12..2.16, comma separated"
+        )
         sp.add_argument("--seeds", type=_seeds, help="seeds: 0,1,2 or 0..4")
-        sp.add_argument("--jobs", type=_positive_int, default=jobs, help=f"cells run in parallel (default {jobs})")
-        sp.add_argument("--dry-run", action="store_true", help="list the cells without running anything")
-        sp.add_argument("--rerun", action="store_true", help="run cells again even if the store has them")
-        sp.add_argument("--retry-failed", action="store_true", help="run failed and timed-out cells again")
-        sp.add_argument("--timeout", type=_positive_float, help="seconds per cell (overrides the spec)")
+        sp.add_argument(
+            "--jobs", type=_positive_int, default=jobs,
+            help=f"cells run in parallel (default {jobs})"
+        )
+        sp.add_argument(
+            "--dry-run", action="store_true", help="list the cells without running anything"
+        )
+        sp.add_argument(
+            "--rerun", action="store_true", help="run cells again even if the store has them"
+        )
+        sp.add_argument(
+            "--retry-failed", action="store_true", help="run failed and timed-out cells again"
+        )
+        sp.add_argument(
+            "--timeout", type=_positive_float, help="seconds per cell (overrides the spec)"
+        )
         sp.add_argument("--python", help="interpreter to prefer for every release that supports it")
-        sp.add_argument("--cache", type=Path, help="environment cache folder (default ~/.cache/tfrepro)")
+        sp.add_argument(
+            "--cache", type=Path, help="environment cache folder (default ~/.cache/tfrepro)"
+        )
 
     r = sub.add_parser("run", help="run an experiment across releases, seeds and knobs")
-    r.add_argument("spec", nargs="?", type=Path, help="experiment spec (TOML); default: built-in MLP on digits")
+    r.add_argument(
+        "spec", nargs="?", type=Path, help="experiment spec (TOML); default: built-in MLP on digits"
+    )
     run_args(r)
     r.add_argument("--model", help="model: builtin:mlp|cnn|rnn or a .py file")
-    r.add_argument("--data", help="dataset: digits, breast_cancer, wine, iris, synthetic or a .npz file")
+    r.add_argument(
+        "--data", help="dataset: digits, breast_cancer, wine, iris, synthetic or a .npz file"
+    )
     r.add_argument("--epochs", type=_positive_int, help="epochs (overrides the spec)")
-    r.add_argument("--resolution", choices=("era", "latest"), help="dependency resolution (default era)")
+    r.add_argument(
+        "--resolution", choices=("era", "latest"), help="dependency resolution (default era)"
+    )
 
     d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
     run_args(d, jobs=2)
@@ -110,7 +137,9 @@ def _parser() -> _Parser:
 
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
-    v.add_argument("--refresh", action="store_true", help="refresh the catalogue from the package index")
+    v.add_argument(
+        "--refresh", action="store_true", help="refresh the catalogue from the package index"
+    )
 
     e = sub.add_parser("envs", help="the environment cache: list, build, prune")
     esub = e.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=_Parser)
@@ -125,7 +154,9 @@ def _parser() -> _Parser:
     eb.add_argument("--legacy-keras", action="store_true", help="add tf-keras (TF ≥ 2.16)")
     ep = esub.add_parser("prune", help="remove unfinished builds and unused environments")
     ep.add_argument("--cache", type=Path)
-    ep.add_argument("--older-than", type=_positive_float, metavar="DAYS", help="remove envs unused this long")
+    ep.add_argument(
+        "--older-than", type=_positive_float, metavar="DAYS", help="remove envs unused this long"
+    )
     ep.add_argument("--all", action="store_true", help="remove every cached environment")
     return p
 
@@ -173,7 +204,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _run_spec(spec_path: Path | None, args: argparse.Namespace, console: Console, command: str) -> int:
+def _run_spec(
+    spec_path: Path | None, args: argparse.Namespace, console: Console, command: str
+) -> int:
     from tfrepro import spec as spec_mod
     from tfrepro import workflow
     from tfrepro.report.progress import RichReporter
@@ -182,7 +215,9 @@ def _run_spec(spec_path: Path | None, args: argparse.Namespace, console: Console
 
     overrides = _overrides(args)
     if spec_path is None:
-        spec = spec_mod.from_dict({}, origin="command line", base_dir=Path.cwd(), overrides=overrides)
+        spec = spec_mod.from_dict(
+            {}, origin="command line", base_dir=Path.cwd(), overrides=overrides
+        )
     else:
         spec = spec_mod.load(spec_path, overrides)
     opts = _options(args, command)
@@ -199,7 +234,8 @@ def _run_spec(spec_path: Path | None, args: argparse.Namespace, console: Console
     cells = [c for c in store.cells(with_loss=False) if c["id"] in ids]
     store.close()
     run_summary(console, cells)
-    console.print(f"store: {opts.store}  ({time.monotonic() - start:.0f} s)  — list with `tfrepro cells --store {opts.store}`")
+    console.print(f"store: {opts.store}  ({time.monotonic() - start:.0f} s)  — "
+                  f"list with `tfrepro cells --store {opts.store}`")
     return 0
 
 
@@ -265,7 +301,8 @@ def cmd_envs(args: argparse.Namespace, console: Console) -> int:
     if action == "list":
         rows = [
             {"name": env.name, "path": str(env.path), "versions": env.versions,
-             "size_mb": round(size / 2**20), "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(used)),
+             "size_mb": round(size / 2**20),
+             "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(used)),
              "build_seconds": env.build_seconds}
             for env, size, used in provision.list_envs(root)
         ]
@@ -275,7 +312,8 @@ def cmd_envs(args: argparse.Namespace, console: Console) -> int:
             for r in rows:
                 v = r["versions"]
                 console.print(f"{r['name']:<45} TF {v.get('tensorflow')} Keras "
-                              f"{v.get('keras') or v.get('tf_keras') or 'tf.keras'} numpy {v.get('numpy')} "
+                              f"{v.get('keras') or v.get('tf_keras') or 'tf.keras'} "
+                              f"numpy {v.get('numpy')} "
                               f"{r['size_mb']} MB, last used {r['last_used']}", highlight=False)
             console.print(f"{len(rows)} environment(s) in {root}")
         return 0
@@ -308,7 +346,8 @@ def _envs_build(args: argparse.Namespace, console: Console, root: Path) -> int:
         start = time.monotonic()
         with console.status(f"building TF {release.version} on Python {interp.version}"):
             env = provision.ensure(req, root)
-        console.print(f"{env.name}: TF {env.versions.get('tensorflow')}, numpy {env.versions.get('numpy')}"
+        console.print(f"{env.name}: TF {env.versions.get('tensorflow')}, "
+                      f"numpy {env.versions.get('numpy')}"
                       f" ({time.monotonic() - start:.1f} s)", highlight=False)
     return 0
 

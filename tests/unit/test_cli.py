@@ -1,0 +1,109 @@
+"""tfrepro.cli happy paths that need no environment: dry runs, cells, envs, versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfrepro import __version__, cli
+from tfrepro.store import Store
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def test_dry_run_lists_every_cell_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--tf", "2.15,2.16", "--seeds", "0..2", "--python", sys.executable, "--dry-run"]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.strip().splitlines()
+    assert lines[-1] == "6 cells (dry run: nothing was run)"
+    assert sum("tf 2.15.1" in ln for ln in lines) == 3
+    assert sum("tf 2.16.2" in ln for ln in lines) == 3
+    assert not (tmp_path / ".tfrepro").exists()
+    # the same command plans the same ids
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out == out
+
+
+def test_dry_run_of_a_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "net.py").write_text("def build_model(ctx):\n    return None\n")
+    (tmp_path / "exp.toml").write_text(
+        '[model]\nsource = "net.py"\n[data]\nname = "wine"\n'
+        '[matrix]\ntf = ["2.16"]\nseeds = [0, 1]\n[matrix.knobs]\nthreads = [1, 2]\n'
+    )
+    assert cli.main(["run", "exp.toml", "--python", sys.executable, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "4 cells (dry run: nothing was run)"
+    assert "threads=2" in out
+
+
+def test_demo_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo", "--python", sys.executable, "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "9 cells (dry run: nothing was run)"
+
+
+def test_seed_ranges_and_lists() -> None:
+    assert cli._seeds("0..3") == [0, 1, 2, 3]
+    assert cli._seeds("5, 1,2..3") == [5, 1, 2, 3]
+    assert cli._seeds("7") == [7]
+
+
+def test_cells_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store(tmp_path / "st")
+    run = store.begin_run("exp", "cmd", {})
+    for cid, status in (("c1", "ok"), ("c2", "failed")):
+        store.record(
+            {
+                "cell_id": cid,
+                "run_id": run,
+                "experiment": "e",
+                "tf_version": "2.16.2",
+                "python_version": "3.11.7",
+                "seed": 0,
+                "knobs": {},
+                "env_vars": [],
+                "env_name": "env",
+                "status": status,
+                "fingerprint": {},
+            },
+            [0.5, float("nan")],
+        )
+    store.close()
+    assert cli.main(["cells", "--store", "st", "--json"]) == 0
+    cells = json.loads(capsys.readouterr().out)
+    assert [(c["id"], c["status"], c["loss"]) for c in cells] == [
+        ("c1", "ok", [0.5, None]),
+        ("c2", "failed", [0.5, None]),
+    ]
+    assert cli.main(["cells", "--store", "st"]) == 0  # the table renders
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_envs_list_and_prune_on_an_empty_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["envs", "list", "--cache", "c", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["envs", "prune", "--all", "--cache", "c"]) == 0
+    assert "0 removed" in capsys.readouterr().out
+
+
+def test_versions_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["versions", "--json"]) == 0
+    rows = {r["version"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["2.16.2"]["pythons"] == ["3.9", "3.10", "3.11", "3.12"]
+    assert rows["2.16.2"]["package"] == "tensorflow-cpu"
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tfrepro {__version__}"

@@ -1,0 +1,202 @@
+"""tfrepro.store: results, attempts, losses and artifacts survive a round trip."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tfrepro.errors import StoreError
+from tfrepro.store import DONE, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()
+
+
+def row(cell_id: str, run_id: int, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "cell_id": cell_id,
+        "run_id": run_id,
+        "experiment": "exp1",
+        "tf_version": "2.16.2",
+        "python_version": "3.11.7",
+        "keras_version": "3.3.3",
+        "numpy_version": "1.26.4",
+        "keras_pin": None,
+        "seed": 1,
+        "knobs": {"threads": 1, "determinism": True},
+        "env_vars": [["OMP_NUM_THREADS", "2"]],
+        "env_name": "tf2.16.2-py3.11-era-abc",
+        "status": "ok",
+        "reason": "",
+        "traceback": None,
+        "data_sha256": "d" * 64,
+        "init_weights_sha256": "i" * 64,
+        "final_weights_sha256": "f" * 64,
+        "metrics": {"accuracy": 0.9, "loss": 0.3},
+        "epoch_metrics": [{"loss": 0.5}, {"loss": 0.3}],
+        "timings": {"import": 1.5},
+        "fingerprint": {"cpu": "x86"},
+        "knobs_applied": {"threads": 1},
+        "optimizer_class": "Adam",
+        "arrays": None,
+        "peak_memory_mb": 512.0,
+        "wall_seconds": 3.25,
+    }
+    base.update(extra)
+    return base
+
+
+def test_record_and_read_back_a_cell(store: Store) -> None:
+    run = store.begin_run("exp", "tfrepro run x.toml", {"name": "exp"})
+    store.put_env("tf2.16.2-py3.11-era-abc", {"tensorflow": "2.16.2"}, ["numpy==1.26.4"], {})
+    store.record(row("c1", run), [0.9, 0.5, 0.25])
+    store.end_run(run)
+    assert store.conn.execute(
+        "SELECT finished IS NOT NULL FROM runs WHERE id=?", (run,)
+    ).fetchone() == (1,)
+    (cell,) = store.cells()
+    assert cell["id"] == "c1" and cell["attempt"] == 1 and cell["run_id"] == run
+    assert cell["status"] == "ok"
+    assert cell["knobs"] == {"threads": 1, "determinism": True}
+    assert cell["env_vars"] == {"OMP_NUM_THREADS": "2"}
+    assert cell["metrics"] == {"accuracy": 0.9, "loss": 0.3}
+    assert cell["epoch_metrics"] == [{"loss": 0.5}, {"loss": 0.3}]
+    assert cell["loss"] == [0.9, 0.5, 0.25]
+    assert cell["peak_memory_mb"] == 512.0
+    assert cell["timings"] == {"import": 1.5} and cell["optimizer_class"] == "Adam"
+    assert cell["final_weights_sha256"] == "f" * 64
+    assert cell["fingerprint"]["cpu"] == "x86"
+    assert cell["fingerprint"]["packages"] == ["numpy==1.26.4"]
+    assert cell["fingerprint"]["environment"] == "tf2.16.2-py3.11-era-abc"
+    assert cell["arrays"] is None
+
+
+def test_nan_and_inf_losses_are_stored_as_null(store: Store) -> None:
+    run = store.begin_run("exp", "cmd", {})
+    store.record(row("c1", run, status="diverged"), [1.0, math.nan, math.inf, -math.inf])
+    (cell,) = store.cells()
+    assert cell["loss"] == [1.0, None, None, None]
+    assert cell["status"] == "diverged"
+
+
+def test_rerunning_a_cell_adds_attempts(store: Store) -> None:
+    run1 = store.begin_run("exp", "cmd", {})
+    store.record(row("c1", run1, status="failed", reason="boom", traceback="Traceback ..."), [])
+    store.record(row("c2", run1), [0.1])
+    run2 = store.begin_run("exp", "cmd", {})
+    store.record(row("c1", run2), [0.4, 0.2])
+    latest = {c["id"]: c for c in store.cells()}
+    assert set(latest) == {"c1", "c2"}
+    assert latest["c1"]["attempt"] == 2 and latest["c1"]["status"] == "ok"
+    assert latest["c1"]["run_id"] == run2
+    assert latest["c1"]["loss"] == [0.4, 0.2]
+    every = store.cells(all_attempts=True)
+    assert [(c["id"], c["attempt"], c["status"]) for c in every] == [
+        ("c1", 1, "failed"),
+        ("c2", 1, "ok"),
+        ("c1", 2, "ok"),
+    ]
+    assert every[0]["reason"] == "boom" and every[0]["traceback"] == "Traceback ..."
+    assert every[0]["loss"] == []
+
+
+def test_cells_without_losses(store: Store) -> None:
+    store.record(row("c1", store.begin_run("e", "c", {})), [0.5])
+    (cell,) = store.cells(with_loss=False)
+    assert "loss" not in cell and "_result_id" not in cell
+
+
+def test_finished_filters_by_status(store: Store) -> None:
+    run = store.begin_run("exp", "cmd", {})
+    for cid, status in (("a", "ok"), ("b", "failed"), ("c", "timeout"), ("d", "diverged")):
+        store.record(row(cid, run, status=status), [])
+    assert store.finished(["a", "b", "c", "d", "e"]) == {"a", "b", "c", "d"}
+    assert store.finished(["a", "b", "c", "d"], ("ok", "diverged")) == {"a", "d"}
+    assert store.finished([]) == set()
+    assert set(DONE) == {"ok", "diverged", "failed", "timeout"}
+
+
+def test_finished_handles_more_ids_than_one_query_takes(store: Store) -> None:
+    run = store.begin_run("exp", "cmd", {})
+    store.record(row("cell-1234", run), [])
+    ids = [f"cell-{i}" for i in range(2000)]
+    assert store.finished(ids) == {"cell-1234"}
+
+
+def test_store_reopens_with_its_data(tmp_path: Path) -> None:
+    s = Store(tmp_path / "st")
+    s.record(row("c1", s.begin_run("e", "c", {})), [1.0])
+    s.close()
+    again = Store(tmp_path / "st", create=False)
+    assert [c["id"] for c in again.cells()] == ["c1"]
+    again.close()
+
+
+def test_artifacts_are_content_addressed(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "a.npz"
+    src.write_bytes(b"payload")
+    sha = store.put_artifact(src)
+    assert src.exists()  # copied, not moved
+    target = store.artifact_path(sha)
+    assert target.read_bytes() == b"payload"
+    assert target.parent.name == sha[:2]
+    same = tmp_path / "b.npz"
+    same.write_bytes(b"payload")
+    assert store.put_artifact(same, move=True) == sha
+    moved = tmp_path / "c.npz"
+    moved.write_bytes(b"other")
+    sha2 = store.put_artifact(moved, move=True)
+    assert sha2 != sha and not moved.exists()
+    assert store.artifact_path(sha2).read_bytes() == b"other"
+    assert not list(target.parent.glob(".*.tmp"))
+
+
+def test_arrays_column_becomes_the_artifact_path(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "arr.npz"
+    src.write_bytes(b"arrays")
+    sha = store.put_artifact(src)
+    store.record(row("c1", store.begin_run("e", "c", {}), arrays=sha), [])
+    (cell,) = store.cells()
+    assert Path(cell["arrays"]) == store.artifact_path(sha)
+
+
+def test_missing_store_is_an_error_when_not_creating(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StoreError, match=r"no tfrepro store at .*empty.*--store"):
+        Store(tmp_path / "empty", create=False)
+    assert list((tmp_path / "empty").iterdir()) == []  # nothing was created
+
+
+def test_other_schema_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path / "st").close()
+    conn = sqlite3.connect(tmp_path / "st" / "tfrepro.sqlite")
+    conn.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema 99"):
+        Store(tmp_path / "st")
+
+
+def test_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / "tfrepro.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(tmp_path / "st", create=False)
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    run = store.begin_run("e", "c", {})
+    store.record(row("c1", run), [0.1])
+    with pytest.raises((sqlite3.IntegrityError, StoreError)):
+        store.record(row("c2", run, seed=None), [0.1, 0.2])  # seed is NOT NULL
+    assert [c["id"] for c in store.cells(all_attempts=True)] == ["c1"]
+    assert store.conn.execute("SELECT COUNT(*) FROM steps").fetchone() == (1,)
