@@ -61,10 +61,12 @@ class Cell:
     experiment: str  # hash of the shared experiment definition
 
     def describe(self) -> str:
-        knobs = " ".join(f"{k}={v}" for k, v in self.knobs.items() if Knobs().model_dump()[k][0] != v)
+        defaults = Knobs().model_dump()
+        knobs = " ".join(f"{k}={v}" for k, v in self.knobs.items() if defaults[k][0] != v)
         extra = " ".join(f"{k}={v}" for k, v in self.env_vars)
         keras = f" keras={self.keras}" if self.keras else ""
-        return f"tf {self.tf_version} py{self.env.python_version} seed {self.seed}{keras} {knobs} {extra}".strip()
+        head = f"tf {self.tf_version} py{self.env.python_version} seed {self.seed}{keras}"
+        return f"{head} {knobs} {extra}".strip()
 
 
 def experiment_hash(spec: Spec, data_sha256: str, model_sha256: str | None) -> str:
@@ -81,7 +83,8 @@ def experiment_hash(spec: Spec, data_sha256: str, model_sha256: str | None) -> s
 
 
 def _era_date(catalogue: Catalogue, release: Release, pins: list[tuple[str, str]]) -> str:
-    """One day after the newest of: the TF wheel upload and the first upload of each pinned companion."""
+    """One day after the newest of: the TF wheel upload and the first upload of each pinned
+    companion."""
     stamps = [release.uploaded]
     for package, version in pins:
         when = catalogue.companion_date(package, version)

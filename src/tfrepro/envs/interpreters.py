@@ -52,7 +52,9 @@ def _candidate_paths() -> list[str]:
         if found and "/shims/" not in found:
             seen.append(found)
     try:
-        done = process.uv(["python", "list", "--only-installed", "--output-format", "json"], timeout=30)
+        done = process.uv(
+            ["python", "list", "--only-installed", "--output-format", "json"], timeout=30
+        )
         if done.returncode == 0:
             for item in json.loads(done.stdout or "[]"):
                 if item.get("path") and "/shims/" not in item["path"]:
@@ -85,7 +87,8 @@ def explicit(path: str) -> Interpreter:
     interp = probe(path)
     if interp is None:
         raise UsageError(
-            f"--python {path}: not a working Python interpreter (give the path of a python executable)"
+            f"--python {path}: not a working Python interpreter "
+            f"(give the path of a python executable)"
         )
     return interp
 
