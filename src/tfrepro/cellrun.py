@@ -21,8 +21,17 @@ from tfrepro.plan import Cell
 RUNNER_DIR = Path(__file__).with_name("runner")
 # Variables that change TensorFlow's numerics: never inherited from the user's shell, only
 # set from knobs or the spec's env axis, so that a cell means the same thing everywhere.
-_SCRUB_PREFIXES = ("TF_", "CUDA_VISIBLE_DEVICES", "OMP_", "KMP_", "MKL_", "PYTHONPATH",
-                   "PYTHONHASHSEED", "PYTHONHOME", "VIRTUAL_ENV")
+_SCRUB_PREFIXES = (
+    "TF_",
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_",
+    "KMP_",
+    "MKL_",
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+)
 
 
 @dataclass
@@ -53,14 +62,21 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
     job = {**job, "out_dir": str(work)}
     (work / "job.json").write_text(json.dumps(job))
     start = time.monotonic()
-    done = process.run(
-        [str(python), "-B", "-s", str(RUNNER_DIR), str(work / "job.json")],
-        base_env=cell_environment(cell),
-        cwd=work,
-        timeout=timeout,
-        stdout_path=work / "stdout.txt",
-        stderr_path=work / "stderr.txt",
-    )
+    try:
+        done = process.run(
+            [str(python), "-B", "-s", str(RUNNER_DIR), str(work / "job.json")],
+            base_env=cell_environment(cell),
+            cwd=work,
+            timeout=timeout,
+            stdout_path=work / "stdout.txt",
+            stderr_path=work / "stderr.txt",
+        )
+    except OSError as exc:
+        return Outcome(
+            "failed",
+            f"cannot start the environment's python {python}: {exc} "
+            f"(rebuild it: `tfrepro envs prune --all`, then run again)",
+        )
     wall = round(time.monotonic() - start, 3)
     onednn = "oneDNN custom operations are on" in done.stderr
     arrays = work / "arrays.npz"
@@ -68,12 +84,26 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
     result_file = work / "result.json"
     if done.timed_out:
         partial = _partial(work)
-        return Outcome("timeout", f"exceeded the cell timeout of {timeout:g} s", _tail(done.stderr),
-                       partial, arrays_path, wall, onednn)
+        return Outcome(
+            "timeout",
+            f"exceeded the cell timeout of {timeout:g} s",
+            _tail(done.stderr),
+            partial,
+            arrays_path,
+            wall,
+            onednn,
+        )
     if result_file.exists():
         result = json.loads(result_file.read_text())
-        return Outcome(result["status"], result.get("reason", ""), result.get("traceback"),
-                       result, arrays_path, wall, onednn)
+        return Outcome(
+            result["status"],
+            result.get("reason", ""),
+            result.get("traceback"),
+            result,
+            arrays_path,
+            wall,
+            onednn,
+        )
     if done.returncode < 0:
         try:
             name = signal.Signals(-done.returncode).name

@@ -5,6 +5,7 @@ Tests intercept `run` or `spawn` here. Nothing ever goes through a shell.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -48,9 +49,9 @@ def run(
     that a crash still leaves the output behind for the traceback.
     """
     argv = tuple(str(a) for a in argv)
-    out = open(stdout_path, "w") if stdout_path else subprocess.PIPE
-    err = open(stderr_path, "w") if stderr_path else subprocess.PIPE
-    try:
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(open(stdout_path, "w")) if stdout_path else subprocess.PIPE
+        err = files.enter_context(open(stderr_path, "w")) if stderr_path else subprocess.PIPE
         proc = subprocess.Popen(
             argv,
             env=_env(env, base_env),
@@ -72,11 +73,6 @@ def run(
             # KeyboardInterrupt or the host dying: never leave an orphaned TF process.
             _kill_group(proc)
             raise
-    finally:
-        if stdout_path:
-            out.close()  # type: ignore[union-attr]
-        if stderr_path:
-            err.close()  # type: ignore[union-attr]
     if stdout_path:
         stdout = Path(stdout_path).read_text(errors="replace")
     if stderr_path:
@@ -85,10 +81,8 @@ def run(
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -106,7 +100,8 @@ def uv_binary() -> str:
     from tfrepro.errors import EnvironmentBuildError
 
     raise EnvironmentBuildError(
-        "uv was not found: install it with `pip install uv` (tfrepro builds its environments with uv)"
+        "uv was not found: install it with `pip install uv` "
+        "(tfrepro builds its environments with uv)"
     )
 
 

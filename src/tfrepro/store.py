@@ -126,7 +126,7 @@ class Store:
                 shutil.move(str(path), tmp)
             else:
                 shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
+            tmp.replace(target)
         return sha
 
     def artifact_path(self, sha: str, suffix: str = ".npz") -> Path:
@@ -170,14 +170,45 @@ class Store:
     def record(self, row: dict[str, Any], losses: list[float]) -> int:
         """Insert one cell result and its per-step losses in a single transaction."""
         cols = [
-            "cell_id", "run_id", "experiment", "tf_version", "python_version", "keras_version",
-            "numpy_version", "keras_pin", "seed", "knobs", "env_vars", "env_name", "status",
-            "reason", "traceback", "data_sha256", "init_weights_sha256", "final_weights_sha256",
-            "metrics", "epoch_metrics", "timings", "fingerprint", "knobs_applied",
-            "optimizer_class", "logs", "arrays", "peak_memory_mb", "wall_seconds",
+            "cell_id",
+            "run_id",
+            "experiment",
+            "tf_version",
+            "python_version",
+            "keras_version",
+            "numpy_version",
+            "keras_pin",
+            "seed",
+            "knobs",
+            "env_vars",
+            "env_name",
+            "status",
+            "reason",
+            "traceback",
+            "data_sha256",
+            "init_weights_sha256",
+            "final_weights_sha256",
+            "metrics",
+            "epoch_metrics",
+            "timings",
+            "fingerprint",
+            "knobs_applied",
+            "optimizer_class",
+            "logs",
+            "arrays",
+            "peak_memory_mb",
+            "wall_seconds",
         ]
-        json_cols = {"knobs", "env_vars", "metrics", "epoch_metrics", "timings", "fingerprint",
-                     "knobs_applied", "logs"}
+        json_cols = {
+            "knobs",
+            "env_vars",
+            "metrics",
+            "epoch_metrics",
+            "timings",
+            "fingerprint",
+            "knobs_applied",
+            "logs",
+        }
         values = [json.dumps(row.get(c)) if c in json_cols else row.get(c) for c in cols]
         with self._tx() as c:
             (attempt,) = c.execute(
@@ -197,9 +228,14 @@ class Store:
         return rid
 
     def cells(self, *, all_attempts: bool = False, with_loss: bool = True) -> list[dict[str, Any]]:
-        """One dict per cell (its latest attempt unless all_attempts), per the `cells --json` contract."""
-        where = "" if all_attempts else (
-            "WHERE r.attempt = (SELECT MAX(attempt) FROM results r2 WHERE r2.cell_id = r.cell_id)"
+        """One dict per cell: its latest attempt (or every attempt); the `cells --json` contract."""
+        where = (
+            ""
+            if all_attempts
+            else (
+                "WHERE r.attempt = "
+                "(SELECT MAX(attempt) FROM results r2 WHERE r2.cell_id = r.cell_id)"
+            )
         )
         rows = self.conn.execute(
             f"SELECT r.*, e.lock AS env_lock FROM results r LEFT JOIN envs e "
@@ -209,7 +245,7 @@ class Store:
         out = []
         for values in rows.fetchall():
             r = dict(zip(names, values, strict=True))
-            fingerprint = json.loads(r["fingerprint"] or "{}")
+            fingerprint = json.loads(r["fingerprint"] or "null") or {}
             fingerprint["packages"] = json.loads(r["env_lock"] or "[]")
             fingerprint["environment"] = r["env_name"]
             cell = {
@@ -238,6 +274,7 @@ class Store:
                 "optimizer_class": r["optimizer_class"],
                 "logs": json.loads(r["logs"] or "null") or {},
                 "peak_memory_mb": r["peak_memory_mb"],
+                "wall_seconds": r["wall_seconds"],
                 "arrays": str(self.artifact_path(r["arrays"])) if r["arrays"] else None,
                 "fingerprint": fingerprint,
                 "finished": r["finished"],
@@ -254,7 +291,9 @@ class Store:
         by_id = {c["_result_id"]: c for c in cells}
         for c in cells:
             c["loss"] = []
-        for rid, loss in self.conn.execute("SELECT result_id, loss FROM steps ORDER BY result_id, step"):
+        for rid, loss in self.conn.execute(
+            "SELECT result_id, loss FROM steps ORDER BY result_id, step"
+        ):
             cell = by_id.get(rid)
             if cell is not None:
                 cell["loss"].append(loss)

@@ -60,8 +60,10 @@ def _sha256_file(path: Path) -> str:
 
 def make_plan(spec: Spec, opts: Options) -> Planned:
     if not spec.matrix.tf:
-        raise UsageError("no TensorFlow releases to run: give --tf (e.g. --tf 2.15,2.16) or "
-                         "matrix.tf in the spec")
+        raise UsageError(
+            "no TensorFlow releases to run: give --tf (e.g. --tf 2.15,2.16) or "
+            "matrix.tf in the spec"
+        )
     cat = catalogue_mod.load()
     releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
     forced = interpreters.explicit(opts.python) if opts.python else None
@@ -70,7 +72,11 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
     data = datasets.prepare(spec.data, spec.data_path())
     model_path = spec.model_path()
     cells = plan(
-        spec, list(releases.values()), cat, available, preferred,
+        spec,
+        list(releases.values()),
+        cat,
+        available,
+        preferred,
         data_sha256=data.sha256,
         model_sha256=_sha256_file(model_path) if model_path else None,
         forced_python=forced,
@@ -84,8 +90,9 @@ def _host_minor() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _job(spec: Spec, cell: Cell, data: datasets.Prepared, data_path: Path,
-         order_path: Path | None) -> dict[str, Any]:
+def _job(
+    spec: Spec, cell: Cell, data: datasets.Prepared, data_path: Path, order_path: Path | None
+) -> dict[str, Any]:
     model_path = spec.model_path()
     if model_path is None:
         model = {"kind": "builtin", "name": spec.model.source.removeprefix("builtin:")}
@@ -116,28 +123,45 @@ def _save_npz(store: Store, arrays: dict[str, np.ndarray]) -> Path:
     return store.artifact_path(sha)
 
 
-def _row(cell: Cell, outcome: cellrun.Outcome, run_id: int, env_name: str,
-         arrays_sha: str | None) -> dict[str, Any]:
+def _row(
+    cell: Cell, outcome: cellrun.Outcome, run_id: int, env_name: str, arrays_sha: str | None
+) -> dict[str, Any]:
     res = outcome.result
     fp = dict(res.get("fingerprint") or {})
     if outcome.onednn_log is not None:
+        # TF's own log line is the one indicator that every release from 2.5 on agrees
+        # with; _pywrap_util_port.IsMklEnabled (kept as onednn_enabled) says False on 2.9
+        # while the log says on.
         fp["onednn_log_says_on"] = outcome.onednn_log
+        fp["onednn"] = outcome.onednn_log
     return {
-        "cell_id": cell.id, "run_id": run_id, "experiment": cell.experiment,
+        "cell_id": cell.id,
+        "run_id": run_id,
+        "experiment": cell.experiment,
         "tf_version": cell.tf_version,
         "python_version": fp.get("python") or cell.env.python_version,
-        "keras_version": res.get("keras_version"), "numpy_version": fp.get("numpy"),
-        "keras_pin": cell.keras, "seed": cell.seed, "knobs": cell.knobs,
-        "env_vars": list(cell.env_vars), "env_name": env_name,
-        "status": outcome.status, "reason": outcome.reason, "traceback": outcome.traceback,
+        "keras_version": res.get("keras_version"),
+        "numpy_version": fp.get("numpy"),
+        "keras_pin": cell.keras,
+        "seed": cell.seed,
+        "knobs": cell.knobs,
+        "env_vars": list(cell.env_vars),
+        "env_name": env_name,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "traceback": outcome.traceback,
         "data_sha256": res.get("data_sha256"),
         "init_weights_sha256": res.get("init_weights_sha256"),
         "final_weights_sha256": res.get("final_weights_sha256"),
-        "metrics": res.get("metrics"), "epoch_metrics": res.get("epoch_metrics"),
-        "timings": res.get("timings"), "fingerprint": fp,
-        "knobs_applied": res.get("knobs_applied"), "optimizer_class": res.get("optimizer_class"),
+        "metrics": res.get("metrics"),
+        "epoch_metrics": res.get("epoch_metrics"),
+        "timings": res.get("timings"),
+        "fingerprint": fp,
+        "knobs_applied": res.get("knobs_applied"),
+        "optimizer_class": res.get("optimizer_class"),
         "logs": res.get("logs"),
-        "arrays": arrays_sha, "peak_memory_mb": res.get("peak_memory_mb"),
+        "arrays": arrays_sha,
+        "peak_memory_mb": res.get("peak_memory_mb"),
         "wall_seconds": outcome.wall_seconds,
     }
 
@@ -165,7 +189,9 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
             if spec.data.shuffle == "framework":
                 orders[seed] = None
             else:
-                order = datasets.batch_order(data.n_train, spec.train.epochs, seed, spec.data.shuffle)
+                order = datasets.batch_order(
+                    data.n_train, spec.train.epochs, seed, spec.data.shuffle
+                )
                 orders[seed] = _save_npz(store, {"order": order})
 
         root = provision.envs_root(opts.cache)
@@ -191,13 +217,19 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
 
         def work(cell: Cell) -> cellrun.Outcome:
             job = _job(spec, cell, data, data_path, orders[cell.seed])
-            return cellrun.run_cell(cell, job, built[cell.env.key].python,
-                                    work_root / f"{cell.id}-{os.getpid()}", timeout)
+            return cellrun.run_cell(
+                cell,
+                job,
+                built[cell.env.key].python,
+                work_root / f"{cell.id}-{os.getpid()}",
+                timeout,
+            )
 
         def record(cell: Cell, outcome: cellrun.Outcome) -> None:
             sha = store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
-            losses = [float(x) if x is not None else float("nan")
-                      for x in outcome.result.get("loss", [])]
+            losses = [
+                float(x) if x is not None else float("nan") for x in outcome.result.get("loss", [])
+            ]
             store.record(_row(cell, outcome, run_id, built[cell.env.key].name, sha), losses)
             shutil.rmtree(work_root / f"{cell.id}-{os.getpid()}", ignore_errors=True)
             reporter.cell_done(cell, outcome)

@@ -13,11 +13,16 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def tfrepro(*args: str | Path, cwd: Path, cache: Path, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+def tfrepro(
+    *args: str | Path, cwd: Path, cache: Path, timeout: float = 1500
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m tfrepro ARGS` with the test's environment cache."""
     return subprocess.run(
         [sys.executable, "-m", "tfrepro", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**_base_env(), "TFREPRO_CACHE": str(cache), "COLUMNS": "200"},
     )
 
@@ -28,7 +33,9 @@ def _base_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def cells(store: Path, cwd: Path, cache: Path, *, all_attempts: bool = False) -> list[dict[str, Any]]:
+def cells(
+    store: Path, cwd: Path, cache: Path, *, all_attempts: bool = False
+) -> list[dict[str, Any]]:
     args = ["cells", "--store", store, "--json"] + (["--all"] if all_attempts else [])
     done = tfrepro(*args, cwd=cwd, cache=cache)
     assert done.returncode == 0, done.stderr
@@ -36,5 +43,7 @@ def cells(store: Path, cwd: Path, cache: Path, *, all_attempts: bool = False) ->
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert done.returncode == 0, f"exit {done.returncode}\nSTDOUT:\n{done.stdout}\nSTDERR:\n{done.stderr}"
+    assert done.returncode == 0, (
+        f"exit {done.returncode}\nSTDOUT:\n{done.stdout}\nSTDERR:\n{done.stderr}"
+    )
     return done

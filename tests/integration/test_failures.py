@@ -32,9 +32,12 @@ TFREPRO_FAULT = ["raise", "hang", "nan", "ok"]
 def test_failures_are_recorded_and_the_matrix_goes_on(tmp_path: Path, env_cache: Path) -> None:
     shutil.copy(FIXTURE, tmp_path / "faulty_model.py")
     (tmp_path / "faults.toml").write_text(SPEC)
-    done = ok(tfrepro("run", "faults.toml", "--jobs", "2", "--store", "st",
-                      cwd=tmp_path, cache=env_cache))
-    by_mode = {c["env_vars"]["TFREPRO_FAULT"]: c for c in cells(tmp_path / "st", tmp_path, env_cache)}
+    done = ok(
+        tfrepro("run", "faults.toml", "--jobs", "2", "--store", "st", cwd=tmp_path, cache=env_cache)
+    )
+    by_mode = {
+        c["env_vars"]["TFREPRO_FAULT"]: c for c in cells(tmp_path / "st", tmp_path, env_cache)
+    }
     assert by_mode["ok"]["status"] == "ok"
     assert by_mode["raise"]["status"] == "failed"
     assert "deliberate failure from the fixture model" in by_mode["raise"]["reason"]

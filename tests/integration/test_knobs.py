@@ -41,8 +41,10 @@ def _run(tmp_path: Path, env_cache: Path, text: str) -> list[dict]:
 
 
 def test_legacy_keras_and_optimizer_implementations(tmp_path: Path, env_cache: Path) -> None:
-    by = {(c["knobs"]["legacy_keras"], c["knobs"]["optimizer_impl"]): c
-          for c in _run(tmp_path, env_cache, KERAS3)}
+    by = {
+        (c["knobs"]["legacy_keras"], c["knobs"]["optimizer_impl"]): c
+        for c in _run(tmp_path, env_cache, KERAS3)
+    }
     assert len(by) == 6
     # Keras 3 has no legacy optimizers: recorded as a failure that says what to do
     assert by[(False, "legacy")]["status"] == "failed"

@@ -35,9 +35,12 @@ def test_kill_mid_matrix_then_resume(tmp_path: Path, env_cache: Path) -> None:
     # build the environment first, so the kill lands while cells are running
     ok(tfrepro("envs", "build", "--tf", "1.15", cwd=tmp_path, cache=env_cache))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tfrepro", *args], cwd=tmp_path, start_new_session=True,
+        [sys.executable, "-m", "tfrepro", *args],
+        cwd=tmp_path,
+        start_new_session=True,
         env={**os.environ, "TFREPRO_CACHE": str(env_cache)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
     while _finished(store) < 2 and time.monotonic() < deadline and proc.poll() is None:

@@ -33,7 +33,9 @@ seeds = [3]
 """
 
 
-def test_custom_fit_runs_everywhere_and_its_logs_are_stored(tmp_path: Path, env_cache: Path) -> None:
+def test_custom_fit_runs_everywhere_and_its_logs_are_stored(
+    tmp_path: Path, env_cache: Path
+) -> None:
     (tmp_path / "models").mkdir()
     shutil.copy(FIXTURE, tmp_path / "models" / "custom_fit_model.py")
     (tmp_path / "exp.toml").write_text(SPEC)

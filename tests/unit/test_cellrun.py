@@ -213,14 +213,10 @@ def test_a_stale_work_folder_is_emptied_first(fake_runner: Path, tmp_path: Path)
     assert out.arrays is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="known bug: run_cell lets the OSError of a missing environment python escape",
-)
 def test_missing_interpreter_is_reported_not_raised(fake_runner: Path, tmp_path: Path) -> None:
     """An environment whose python vanished: the cell fails, the run goes on."""
     out = cellrun.run_cell(
         make_cell(), {"act": "ok", "seed": 1}, tmp_path / "no-python", tmp_path / "w", 10
     )
     assert out.status == "failed"
+    assert "no-python" in out.reason

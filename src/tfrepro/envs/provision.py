@@ -9,6 +9,7 @@ no half-built environment is ever used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,10 +88,8 @@ def ensure(req: EnvRequest, root: Path) -> BuiltEnv:
 
 
 def _touch(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         (path / META).touch()
-    except OSError:
-        pass
 
 
 def _fail(req: EnvRequest, step: str, done: process.Completed, log: Path) -> EnvironmentBuildError:
@@ -128,7 +127,8 @@ def _build(req: EnvRequest, root: Path, final: Path) -> BuiltEnv:
             if done.returncode != 0:
                 raise _fail(req, "installing " + " ".join(req.no_deps), done, log)
         done = process.run(
-            [py, "-c", _VERIFY], env={"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"},
+            [py, "-c", _VERIFY],
+            env={"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"},
             timeout=600,
         )
         marker = [ln for ln in done.stdout.splitlines() if ln.startswith("TFREPRO-VERIFY ")]
@@ -138,7 +138,11 @@ def _build(req: EnvRequest, root: Path, final: Path) -> BuiltEnv:
         frozen = process.uv(["pip", "freeze", "--python", py])
         lock = sorted(ln for ln in frozen.stdout.splitlines() if ln.strip())
         built = BuiltEnv(
-            final, final.name, versions, lock, round(time.monotonic() - start, 2),
+            final,
+            final.name,
+            versions,
+            lock,
+            round(time.monotonic() - start, 2),
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
         meta = {k: v for k, v in asdict(built).items() if k not in ("path", "name")}
@@ -168,10 +172,8 @@ def _size(path: Path) -> int:
     total = 0
     for dirpath, _, files in os.walk(path):
         for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                total += (Path(dirpath) / f).lstat().st_size
     return total
 
 

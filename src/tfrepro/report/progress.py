@@ -56,12 +56,16 @@ class RichReporter:
 
     def env_started(self, env: EnvRequest, cached: bool) -> None:
         what = "cached" if cached else "building"
-        self.progress.update(self._envs, detail=f"{what} TF {env.tf_version} py{env.python_version}")
+        self.progress.update(
+            self._envs, detail=f"{what} TF {env.tf_version} py{env.python_version}"
+        )
 
     def env_done(self, env: EnvRequest, error: str | None) -> None:
         self.progress.advance(self._envs)
         if error:
-            self.console.print(f"[red]environment failed[/]: {error}", highlight=False, soft_wrap=True)
+            self.console.print(
+                f"[red]environment failed[/]: {error}", highlight=False, soft_wrap=True
+            )
 
     def cell_started(self, cell: Cell) -> None:
         pass

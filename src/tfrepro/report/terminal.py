@@ -21,10 +21,22 @@ def _fmt(values: list[float]) -> str:
 
 def _varying(cells: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Knob and environment-variable names whose values differ between the cells."""
-    knobs = sorted({k for c in cells for k in c["knobs"]
-                    if len({json.dumps(x["knobs"].get(k)) for x in cells}) > 1})
-    env = sorted({k for c in cells for k in c.get("env_vars", {})
-                  if len({x.get("env_vars", {}).get(k) for x in cells}) > 1})
+    knobs = sorted(
+        {
+            k
+            for c in cells
+            for k in c["knobs"]
+            if len({json.dumps(x["knobs"].get(k)) for x in cells}) > 1
+        }
+    )
+    env = sorted(
+        {
+            k
+            for c in cells
+            for k in c.get("env_vars", {})
+            if len({x.get("env_vars", {}).get(k) for x in cells}) > 1
+        }
+    )
     return knobs, env
 
 
@@ -60,7 +72,11 @@ def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
         pys = ", ".join(sorted({c["python_version"] for c in rows}))
         hashes = {c["final_weights_sha256"] for c in ok if c.get("final_weights_sha256")}
         table.add_row(
-            key, keras or "—", pys, str(len(ok)), str(len(rows) - len(ok)),
+            key,
+            keras or "—",
+            pys,
+            str(len(ok)),
+            str(len(rows) - len(ok)),
             *(_fmt([c["metrics"][m] for c in ok if m in c["metrics"]]) for m in metric_names),
             f"{len(hashes)} of {len(ok)}",
         )
@@ -82,14 +98,30 @@ def _version_sort(key: str) -> tuple[int, ...]:
 
 def cell_table(console: Console, cells: list[dict[str, Any]]) -> None:
     table = Table(title=f"{len(cells)} recorded cell(s)", title_justify="left")
-    for col in ("id", "TF", "Keras", "Python", "seed", "knobs", "status", "metrics", "final sha256"):
+    for col in (
+        "id",
+        "TF",
+        "Keras",
+        "Python",
+        "seed",
+        "knobs",
+        "status",
+        "metrics",
+        "final sha256",
+    ):
         table.add_column(col)
     for c in cells:
         knobs = ", ".join(f"{k}={v}" for k, v in c["knobs"].items())
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((c.get("metrics") or {}).items()))
         table.add_row(
-            c["id"], c["tf_version"], str(c.get("keras_version") or "—"), c["python_version"],
-            str(c["seed"]), knobs, c["status"], metrics or (c.get("reason") or "")[:60],
+            c["id"],
+            c["tf_version"],
+            str(c.get("keras_version") or "—"),
+            c["python_version"],
+            str(c["seed"]),
+            knobs,
+            c["status"],
+            metrics or (c.get("reason") or "")[:60],
             (c.get("final_weights_sha256") or "—")[:12],
         )
     console.print(table)
@@ -100,6 +132,11 @@ def versions_table(console: Console, rows: list[dict[str, Any]], source: str) ->
     for col in ("release", "package", "released", "Python wheels", "interpreter here"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["version"], r["package"], r["uploaded"][:10], ", ".join(r["pythons"]),
-                      r["interpreter"] or "[red]none[/] — install Python " + r["pythons"][-1])
+        table.add_row(
+            r["version"],
+            r["package"],
+            r["uploaded"][:10],
+            ", ".join(r["pythons"]),
+            r["interpreter"] or "[red]none[/] — install Python " + r["pythons"][-1],
+        )
     console.print(table)
