@@ -1,0 +1,118 @@
+"""The analysis package's only file I/O: predictions and test labels from the store's artifacts,
+the margin from stored specs, and baseline files. Everything else in analysis/ is pure."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tfrepro.analysis.compare import cell_key
+from tfrepro.errors import UsageError
+from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
+
+if TYPE_CHECKING:
+    from tfrepro.store import Store
+
+Cell = dict[str, Any]
+
+
+def _npz(path: str | Path) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def predictions(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
+    """Test-split predictions by cell key (compare.cell_key); cells whose arrays file is missing
+    or has no predictions are left out (churn then covers the others)."""
+    counts = Counter(c.get("id") for c in cells)
+    by_path: dict[str, np.ndarray | None] = {}
+    out: dict[str, np.ndarray] = {}
+    for c in cells:
+        path = c.get("arrays")
+        if not path:
+            continue
+        if path not in by_path:
+            z = _npz(path)
+            by_path[path] = z["predictions"] if z is not None and "predictions" in z.files else None
+        if by_path[path] is not None:
+            out[cell_key(c, unique=counts[c.get("id")] == 1)] = by_path[path]
+    return out
+
+
+def labels(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
+    """True test labels by data_sha256, from the dataset files the store kept next to the
+    cells' arrays (every run saves its prepared data as an artifact)."""
+    wanted = {c["data_sha256"] for c in cells if c.get("data_sha256")}
+    roots = {Path(c["arrays"]).parents[1] for c in cells if c.get("arrays")}
+    out: dict[str, np.ndarray] = {}
+    for root in roots:
+        for path in sorted(root.glob("*/*.npz")):
+            if wanted <= out.keys():
+                return out
+            z = _npz(path)
+            if z is None or not set(DATA_KEYS) <= set(z.files):
+                continue
+            data = {k: z[k] for k in DATA_KEYS}
+            sha = data_sha256(data)
+            if sha in wanted:
+                out[sha] = data["y_test"]
+    return out
+
+
+def spec_margin(store: Store, cells: Sequence[Cell]) -> float | None:
+    """The `margin` of the newest run spec among the runs that recorded these cells."""
+    run_ids = sorted({int(c["run_id"]) for c in cells if c.get("run_id") is not None})
+    for run_id in reversed(run_ids):
+        row = store.conn.execute("SELECT spec FROM runs WHERE id=?", (run_id,)).fetchone()
+        try:
+            margin = json.loads(row[0]).get("margin") if row else None
+        except (ValueError, AttributeError):
+            margin = None
+        if isinstance(margin, int | float) and margin > 0:
+            return float(margin)
+    return None
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"--baseline: no file '{path}'; create one with `tfrepro baseline save {path}`"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--baseline: cannot read '{path}': {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"--baseline: '{path}' is not valid JSON ({exc}); recreate it with "
+            f"`tfrepro baseline save {path}`"
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--baseline: '{path}' is not a tfrepro baseline (not a JSON object)")
+    return data
+
+
+def write_baseline(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename), so a failed save never leaves half a baseline."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=False)
+            f.write("\n")
+        Path(tmp).replace(path)
+    except OSError as exc:
+        raise UsageError(f"baseline save: cannot write '{path}': {exc}") from None
