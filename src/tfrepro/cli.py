@@ -135,6 +135,21 @@ def _parser() -> _Parser:
     c.add_argument("--json", action="store_true", help="print a JSON array, one object per cell")
     c.add_argument("--all", action="store_true", help="every attempt, not only the latest per cell")
 
+    x = sub.add_parser(
+        "explain", help="where two groups (e.g. tf=2.9 tf=2.15) first diverge, and why"
+    )
+    x.add_argument("a", help="group A: a release (2.9) or key=value pairs (tf=2.16,onednn=off)")
+    x.add_argument("b", help="group B, same form")
+    x.add_argument("spec", nargs="?", type=Path, help="experiment spec (default: built-in MLP)")
+    x.add_argument("--seed", type=int, default=0, help="seed of the cells compared (default 0)")
+    x.add_argument("--steps", type=_positive_int, default=20, help="lockstep steps (default 20)")
+    x.add_argument("--no-ablation", action="store_true", help="skip the knob flips in B")
+    x.add_argument("--json", action="store_true")
+    store_arg(x)
+    x.add_argument("--cache", type=Path)
+    x.add_argument("--python")
+    x.add_argument("--timeout", type=_positive_float)
+
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
     v.add_argument(
@@ -352,7 +367,33 @@ def _envs_build(args: argparse.Namespace, console: Console, root: Path) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro import explain
+    from tfrepro import spec as spec_mod
+    from tfrepro.report.explain_view import render
+    from tfrepro.workflow import Options
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {args.seed}")
+    if args.spec is None:
+        base = spec_mod.from_dict({}, origin="command line", base_dir=Path.cwd())
+    else:
+        base = spec_mod.load(args.spec)
+    opts = Options(store=args.store, python=args.python, cache=args.cache, timeout=args.timeout)
+    err = Console(stderr=True)
+    with err.status("explaining") as status:
+        result = explain.explain(base, args.a, args.b, seed=args.seed, steps=args.steps,
+                                 opts=opts, ablate=not args.no_ablation,
+                                 progress=lambda msg: status.update(msg))
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=1, default=str) + "\n")
+    else:
+        render(console, result)
+    return 0
+
+
 COMMANDS = {
+    "explain": cmd_explain,
     "run": cmd_run,
     "demo": cmd_demo,
     "cells": cmd_cells,

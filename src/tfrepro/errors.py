@@ -42,3 +42,7 @@ class StoreError(TfreproError):
 
 class CatalogueError(TfreproError):
     """The release catalogue could not be read or refreshed."""
+
+
+class ExplainError(TfreproError):
+    """A probe of `tfrepro explain` could not run (the cell fails in that environment)."""

@@ -90,7 +90,7 @@ def _host_minor() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _job(
+def job_for(
     spec: Spec, cell: Cell, data: datasets.Prepared, data_path: Path, order_path: Path | None
 ) -> dict[str, Any]:
     model_path = spec.model_path()
@@ -114,7 +114,7 @@ def _job(
     }
 
 
-def _save_npz(store: Store, arrays: dict[str, np.ndarray]) -> Path:
+def save_npz(store: Store, arrays: dict[str, np.ndarray]) -> Path:
     with tempfile.NamedTemporaryFile(suffix=".npz", dir=store.root, delete=False) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
         tmp = Path(f.name)
@@ -183,7 +183,7 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         if not todo:
             return [c.id for c in cells]
         run_id = store.begin_run(spec.name, opts.command, spec.model_dump(mode="json"))
-        data_path = _save_npz(store, data.arrays)
+        data_path = save_npz(store, data.arrays)
         orders: dict[int, Path | None] = {}
         for seed in sorted({c.seed for c in todo}):
             if spec.data.shuffle == "framework":
@@ -192,7 +192,7 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
                 order = datasets.batch_order(
                     data.n_train, spec.train.epochs, seed, spec.data.shuffle
                 )
-                orders[seed] = _save_npz(store, {"order": order})
+                orders[seed] = save_npz(store, {"order": order})
 
         root = provision.envs_root(opts.cache)
         built: dict[str, provision.BuiltEnv] = {}
@@ -216,7 +216,7 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         timeout = opts.timeout or spec.timeout
 
         def work(cell: Cell) -> cellrun.Outcome:
-            job = _job(spec, cell, data, data_path, orders[cell.seed])
+            job = job_for(spec, cell, data, data_path, orders[cell.seed])
             return cellrun.run_cell(
                 cell,
                 job,

@@ -33,8 +33,9 @@ class Context(object):
         self.epochs = int(train["epochs"])
         self.batch_size = int(train["batch_size"])
         self.hidden = int(job["model"].get("hidden", 64))
+        self.optimizer_name = str(train["optimizer"])
+        self.learning_rate = float(train["learning_rate"])
         self.compile_kwargs = dict(compile_kwargs)
-        self._train = train
         self._compat = compat
         self._order = order
         self._events = events
@@ -79,8 +80,7 @@ class Context(object):
         impl = self.knobs.get("optimizer_impl", "keras")
         if impl == "tf1":
             impl = "keras"  # the model is compiled with Keras; the TF1 optimizer trains it
-        return self._compat.keras_optimizer(
-            self._train["optimizer"], float(self._train["learning_rate"]), impl)
+        return self._compat.keras_optimizer(self.optimizer_name, self.learning_rate, impl)
 
     def compile(self, model, **overrides):
         kwargs = dict(optimizer=self.optimizer(), loss=self.loss_name(),

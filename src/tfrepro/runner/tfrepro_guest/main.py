@@ -45,8 +45,8 @@ def _weight_names(model):
     return names
 
 
-def run(job, events, result, arrays):
-    t_start = time.time()
+def setup(job, events, result, arrays):
+    """Knobs, import, seeds, data, model: everything before training. Returns a namespace."""
     result["knobs_applied"] = compat_mod.pre_import(job["tf_version"], job["knobs"])
     t0 = time.time()
     import numpy as np
@@ -76,7 +76,7 @@ def run(job, events, result, arrays):
     result["data_sha256"] = data_sha256(data)
     ctx = Context(compat, job, data, order, events, compile_kwargs)
 
-    from . import fingerprint, models, train
+    from . import fingerprint, models
 
     result["fingerprint"] = fingerprint.collect(compat, np)
     result["keras_version"] = compat.keras_version
@@ -102,22 +102,26 @@ def run(job, events, result, arrays):
     result["optimizer_class"] = "%s.%s" % (type(model.optimizer).__module__,
                                            type(model.optimizer).__name__)
     events.emit("built", seconds=result["timings"]["build"], n_weights=len(init))
+    return Setup(np=np, compat=compat, ctx=ctx, model=model, user=user, data=data)
 
+
+class Setup(object):
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+def train_cell(s, events, result, arrays):
+    from . import train
+
+    np, compat, ctx, model, data = s.np, s.compat, s.ctx, s.model, s.data
     t0 = time.time()
     result["epoch_metrics"] = []
     try:
-        if user is not None and hasattr(user, "fit"):
-            user.fit(ctx, model)
+        if s.user is not None and hasattr(s.user, "fit"):
+            s.user.fit(ctx, model)
         else:
-            impl = knobs.get("optimizer_impl", "keras")
-            if impl == "tf1":
-                epochs = train.tf1_loop(ctx, model, compat, job["train"]["optimizer"],
-                                        float(job["train"]["learning_rate"]))
-                result["optimizer_class"] = type(
-                    compat.tf1_optimizer(job["train"]["optimizer"], 1.0)).__name__
-            else:
-                epochs = train.keras_loop(ctx, model)
-            for epoch in epochs:
+            step, result["optimizer_class"] = train.make_step(ctx, model, compat)
+            for epoch in train.epochs(ctx, step):
                 metrics = compat.evaluate(model, data["x_test"], data["y_test"], ctx.batch_size)
                 result["epoch_metrics"].append(metrics)
                 events.emit("epoch", epoch=epoch, metrics=metrics)
@@ -135,6 +139,17 @@ def run(job, events, result, arrays):
     arrays["predictions"] = np.asarray(model.predict(data["x_test"], batch_size=ctx.batch_size,
                                                      verbose=0))
     result["timings"]["evaluate"] = round(time.time() - t0, 4)
+
+
+def run(job, events, result, arrays):
+    t_start = time.time()
+    s = setup(job, events, result, arrays)
+    if job.get("mode", "train") == "probe":
+        from . import probe
+
+        probe.probe(job["probe"], s, result, arrays)
+    else:
+        train_cell(s, events, result, arrays)
     result["timings"]["total"] = round(time.time() - t_start, 4)
     result["status"] = "ok"
 

@@ -1,41 +1,85 @@
-"""Training loops. The host decides the batch order; every step's loss is recorded."""
+"""Training steps and loops. The host decides the batch order; every step's loss is recorded."""
 
 import numpy as np
 
 from .context import as_float
 
 
-def keras_loop(ctx, model):
-    """The release's Keras optimizer, one train_on_batch per host-ordered batch.
-
-    Metrics are reset before each step so the returned loss is that batch's loss (not
-    the running mean that Keras reports inside an epoch).
-    """
-    step = 0
-    for epoch in range(ctx.epochs):
-        for xb, yb in ctx.batches(epoch):
-            model.reset_metrics()
-            ctx.log("loss", as_float(model.train_on_batch(xb, yb)), step)
-            step += 1
-        yield epoch
+def loss_function(ctx, model):
+    """The model's compiled loss as a callable (falls back to the task's default loss)."""
+    loss = getattr(model, "loss", None)
+    if loss is not None and not isinstance(loss, (str, dict, list)):
+        return loss
+    return ctx.keras.losses.get(loss if isinstance(loss, str) else ctx.loss_name())
 
 
-def tf1_loop(ctx, model, compat, optimizer_name, learning_rate):
-    """TF1's tf.compat.v1.train optimizer driven from a GradientTape loop."""
+def total_loss(ctx, model, loss_fn, xb, yb):
     tf = ctx.tf
-    opt = compat.tf1_optimizer(optimizer_name, learning_rate)
-    loss_fn = ctx.keras.losses.get(ctx.loss_name())
-    variables = compat.tf_variables(model.trainable_variables)
-    step = 0
-    for epoch in range(ctx.epochs):
-        for xb, yb in ctx.batches(epoch):
+    loss = tf.reduce_mean(loss_fn(yb, model(xb, training=True)))
+    if model.losses:
+        loss = loss + tf.add_n(model.losses)
+    return loss
+
+
+def fresh_optimizer(ctx, compat):
+    """A new optimizer of the cell's implementation, with fresh state."""
+    if ctx.knobs.get("optimizer_impl", "keras") == "tf1":
+        return compat.tf1_optimizer(ctx.optimizer_name, ctx.learning_rate)
+    return ctx.optimizer()
+
+
+def optimizer_variables(ctx, compat, model):
+    """The variables an optimizer of this implementation updates (TF1 ones need tf.Variables)."""
+    if ctx.knobs.get("optimizer_impl", "keras") == "tf1":
+        return compat.tf_variables(model.trainable_variables)
+    return list(model.trainable_variables)
+
+
+def make_step(ctx, model, compat):
+    """(step(xb, yb) -> loss of that batch, optimizer description) for the optimizer_impl knob.
+
+    keras / legacy: one train_on_batch, metrics reset first so the returned loss is that
+    batch's loss (not Keras' running mean). tf1: TF1's tf.compat.v1.train optimizer driven
+    from a GradientTape loop.
+    """
+    if ctx.knobs.get("optimizer_impl", "keras") == "tf1":
+        tf = ctx.tf
+        opt = fresh_optimizer(ctx, compat)
+        loss_fn = loss_function(ctx, model)
+        variables = optimizer_variables(ctx, compat, model)
+
+        def tf1_step(xb, yb):
             with tf.GradientTape() as tape:
-                pred = model(xb, training=True)
-                loss = tf.reduce_mean(loss_fn(yb, pred))
-                if model.losses:
-                    loss = loss + tf.add_n(model.losses)
+                loss = total_loss(ctx, model, loss_fn, xb, yb)
             grads = tape.gradient(loss, variables)
             opt.apply_gradients(zip(grads, variables))
-            ctx.log("loss", float(np.asarray(loss)), step)
-            step += 1
-        yield epoch
+            return float(np.asarray(loss))
+
+        return tf1_step, type(opt).__name__
+
+    def keras_step(xb, yb):
+        model.reset_metrics()
+        return as_float(model.train_on_batch(xb, yb))
+
+    opt = model.optimizer
+    return keras_step, "%s.%s" % (type(opt).__module__, type(opt).__name__)
+
+
+def all_batches(ctx):
+    """(epoch, x, y) for every batch of every epoch, in the host's order."""
+    for epoch in range(ctx.epochs):
+        for xb, yb in ctx.batches(epoch):
+            yield epoch, xb, yb
+
+
+def epochs(ctx, step):
+    """Train every epoch, logging each step's loss; yields after each epoch."""
+    s = 0
+    current = 0
+    for epoch, xb, yb in all_batches(ctx):
+        if epoch != current:
+            yield current
+            current = epoch
+        ctx.log("loss", step(xb, yb), s)
+        s += 1
+    yield current
