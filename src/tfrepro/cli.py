@@ -72,6 +72,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
 def _parser() -> _Parser:
     p = _Parser(
         prog="tfrepro",
@@ -84,6 +91,22 @@ def _parser() -> _Parser:
         sp.add_argument(
             "--store", type=Path, default=Path(".tfrepro"),
             help="result store folder (default .tfrepro)"
+        )
+
+    def analysis_args(sp: argparse.ArgumentParser, by: bool = True) -> None:
+        if by:
+            sp.add_argument(
+                "--by", default="tf_version",
+                help="axis: tf_version (default), keras_version, python_version, attempt, a knob "
+                     "(onednn, threads, …) or an environment variable of the matrix"
+            )
+        sp.add_argument(
+            "--margin", type=_positive_float,
+            help="equivalence margin in the metric's units (default: the spec's, else 1 noise "
+                 "floor)"
+        )
+        sp.add_argument(
+            "--alpha", type=_probability, default=0.05, help="test level (default 0.05)"
         )
 
     def run_args(sp: argparse.ArgumentParser, jobs: int = 1) -> None:
@@ -149,6 +172,31 @@ def _parser() -> _Parser:
     x.add_argument("--cache", type=Path)
     x.add_argument("--python")
     x.add_argument("--timeout", type=_positive_float)
+
+    cmp = sub.add_parser("compare", help="verdicts between groups of cells (default: releases)")
+    store_arg(cmp)
+    analysis_args(cmp)
+    cmp.add_argument(
+        "--baseline", metavar="VALUE", help="compare every group with this one (default: all pairs)"
+    )
+    cmp.add_argument("--metric", action="append", help="only this metric (repeatable)")
+    cmp.add_argument("--json", action="store_true", help="print a JSON array, one object per pair")
+
+    bl = sub.add_parser("baseline", help="save the store's cells as a baseline file for `check`")
+    blsub = bl.add_subparsers(dest="baseline_command", metavar="ACTION", parser_class=_Parser)
+    bls = blsub.add_parser("save", help="write a baseline JSON file (commit it)")
+    bls.add_argument("file", type=Path)
+    store_arg(bls)
+    bls.add_argument("--by", default="tf_version", help="axis to group by (default tf_version)")
+
+    ck = sub.add_parser(
+        "check", help="compare the store with a baseline: exit 0 same, 1 different, 3 inconclusive"
+    )
+    ck.add_argument("--baseline", type=Path, required=True, metavar="FILE")
+    store_arg(ck)
+    analysis_args(ck, by=False)
+    ck.add_argument("--group", help="the baseline group to compare with (default: same label)")
+    ck.add_argument("--json", action="store_true")
 
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
@@ -392,11 +440,83 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.analysis import compare, load
+    from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
+    from tfrepro.store import Store
+
+    store = Store(args.store, create=False)
+    cells = store.cells(all_attempts=args.by == "attempt")
+    margin = args.margin if args.margin is not None else load.spec_margin(store, cells)
+    store.close()
+    metrics = [m.strip() for arg in args.metric or [] for m in arg.split(",") if m.strip()]
+    rows = compare.compare_cells(
+        cells, by=args.by, metrics=metrics or None, margin=margin, baseline=args.baseline,
+        alpha=args.alpha, predictions=load.predictions(cells), labels=load.labels(cells),
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return 0
+    if not rows:
+        console.print(f"nothing to compare: the ok cells have fewer than two values of "
+                      f"{args.by} (group by another axis with --by)", highlight=False)
+        return 0
+    compare_table(console, rows, title=f"{len(cells)} cell(s) compared by {args.by}")
+    pair_notes(console, rows)
+    verdict_notes(console, rows)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.analysis import baseline, load
+    from tfrepro.store import Store
+
+    if args.baseline_command != "save":
+        raise UsageError("baseline needs an action: save FILE (see `tfrepro baseline --help`)")
+    store = Store(args.store, create=False)
+    cells = store.cells(with_loss=False)
+    margin = load.spec_margin(store, cells)
+    store.close()
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    data = baseline.make(cells, by=args.by, margin=margin, created=created, version=__version__)
+    load.write_baseline(args.file, data)
+    n = sum(g["n_ok"] for g in data["groups"])
+    console.print(f"baseline: {n} ok cell(s) in {len(data['groups'])} group(s) by {args.by} "
+                  f"written to {args.file}; check later with `tfrepro check --baseline "
+                  f"{args.file}`", highlight=False)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.analysis import baseline, load
+    from tfrepro.errors import StoreError
+    from tfrepro.report.compare_view import check_report
+    from tfrepro.store import Store
+
+    data = baseline.validate(load.read_baseline(args.baseline), str(args.baseline))
+    try:  # exit 1 means "different" here, so a missing store is a usage error (2)
+        store = Store(args.store, create=False)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    cells = store.cells(with_loss=False)
+    store.close()
+    result = baseline.check(data, cells, margin=args.margin, group=args.group, alpha=args.alpha)
+    if args.json:
+        sys.stdout.write(json.dumps({"outcome": result.outcome, "rows": result.rows,
+                                     "failures": result.failures}, indent=1) + "\n")
+    else:
+        check_report(console, result, str(args.baseline))
+    return {"pass": 0, "different": 1}.get(result.outcome, 3)
+
+
 COMMANDS = {
     "explain": cmd_explain,
     "run": cmd_run,
     "demo": cmd_demo,
     "cells": cmd_cells,
+    "compare": cmd_compare,
+    "baseline": cmd_baseline,
+    "check": cmd_check,
     "versions": cmd_versions,
     "envs": cmd_envs,
 }

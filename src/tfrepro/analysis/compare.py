@@ -149,7 +149,10 @@ def compare_groups(
     same = [ca.get("final_weights_sha256") is not None
             and ca.get("final_weights_sha256") == cb.get("final_weights_sha256")
             for ca, cb in matched]
-    shared = _shared(a_cells, b_cells, matched, by, predictions, labels)
+    same_init = sum(ca.get("init_weights_sha256") is not None
+                    and ca.get("init_weights_sha256") == cb.get("init_weights_sha256")
+                    for ca, cb in matched)
+    shared = _shared(a_cells, b_cells, matched, predictions, labels)
     rows = []
     for metric in metrics:
         va, vb = metric_values(a_cells, metric), metric_values(b_cells, metric)
@@ -174,6 +177,7 @@ def compare_groups(
             "effect_size": diff / noise if diff is not None and noise else None,
             "n_matched": len(matched),
             "identical_weights": sum(same),
+            "identical_init": same_init,
             "bitwise": bool(matched) and all(same),
             "metric_equal": bool(pairs_m) and len(pairs_m) == len(matched) and all(
                 math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) for x, y in pairs_m),
@@ -190,7 +194,7 @@ def _finite(cell: Cell, metric: str) -> bool:
 
 def _shared(
     a_cells: Sequence[Cell], b_cells: Sequence[Cell], matched: Sequence[tuple[Cell, Cell]],
-    by: str, predictions: Mapping[str, np.ndarray] | None,
+    predictions: Mapping[str, np.ndarray] | None,
     labels: Mapping[str, np.ndarray] | None,
 ) -> dict[str, Any]:
     """What a pair has regardless of the metric: churn, per-class shifts, trajectories."""
