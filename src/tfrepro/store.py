@@ -145,6 +145,14 @@ class Store:
         with self._tx() as c:
             c.execute("UPDATE runs SET finished=? WHERE id=?", (_now(), run_id))
 
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run, oldest first: id, name (the spec's), started, finished, command."""
+        rows = self.conn.execute(
+            "SELECT id, name, started, finished, command FROM runs ORDER BY id"
+        )
+        names = [d[0] for d in rows.description]
+        return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
+
     def put_env(self, name: str, versions: dict[str, str], lock: list[str], request: dict) -> None:
         with self._tx() as c:
             c.execute(

@@ -1,0 +1,85 @@
+"""Everything a report shows, gathered once: cells from the store, verdicts and group
+summaries from the analysis. The HTML, Markdown and terminal renderers read only this.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tfrepro.analysis import compare, groups, load
+from tfrepro.errors import UsageError
+from tfrepro.store import Store
+
+Cell = dict[str, Any]
+
+
+@dataclass
+class Group:
+    label: str
+    index: int  # colour slot, the same in every figure and table
+    cells: list[Cell]
+    summary: dict[str, Any]  # one entry of analysis.groups.group_summary
+
+
+@dataclass
+class ReportData:
+    title: str
+    store: str
+    by: str
+    generated: str
+    cells: list[Cell]
+    groups: list[Group]
+    comparisons: list[dict[str, Any]]
+    metrics: list[str]
+    reference: str | None = None  # the group loss gaps are drawn against
+
+    @property
+    def failed(self) -> list[Cell]:
+        return [c for c in self.cells if c.get("status") != "ok"]
+
+    def group_of(self, cell: Cell) -> Group | None:
+        return next((g for g in self.groups if any(c is cell for c in g.cells)), None)
+
+
+def _title(store: Store, cells: list[Cell]) -> str:
+    """The experiment's name from the spec of the runs that recorded these cells."""
+    used = {c.get("run_id") for c in cells}
+    names = list(dict.fromkeys(r["name"] for r in store.runs() if r["id"] in used and r["name"]))
+    if not names:
+        return "tfrepro experiment"
+    return names[0] if len(names) == 1 else " · ".join(names)
+
+
+def collect(
+    store: Store, *, by: str = "tf_version", baseline: str | None = None,
+    margin: float | None = None, metrics: list[str] | None = None, alpha: float = 0.05,
+) -> ReportData:
+    """Cells of the store, grouped along `by`, with the analysis' summaries and verdicts
+    (margin: --margin, else the spec's, else the analysis' default)."""
+    cells = store.cells(all_attempts=by == "attempt")  # attempts are the groups
+    if not cells:
+        raise UsageError(f"the store at '{store.root}' has no cells yet: run `tfrepro run` first")
+    groups.check_axis(cells, by)
+    members = groups.group_cells(cells, by)
+    summaries = {s["label"]: s for s in groups.group_summary(cells, by)}
+    grouped = [Group(label, i, members[label], summaries[label])
+               for i, label in enumerate(members)]
+    ok_labels = [g.label for g in grouped if g.summary["n_ok"]]
+    if baseline is not None:
+        baseline = compare.resolve_group(ok_labels, baseline, "--baseline")
+    rows: list[dict[str, Any]] = []
+    if len(ok_labels) >= 2:
+        rows = compare.compare_cells(
+            cells, by=by, metrics=metrics, baseline=baseline, alpha=alpha,
+            margin=margin if margin is not None else load.spec_margin(store, cells),
+            predictions=load.predictions(cells), labels=load.labels(cells),
+        )
+    names = list(metrics or groups.metric_names(c for c in cells if c.get("status") == "ok"))
+    return ReportData(
+        title=_title(store, cells), store=str(store.root), by=by,
+        generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        cells=cells, groups=grouped, comparisons=rows, metrics=names,
+        reference=baseline or (ok_labels[0] if ok_labels else None),
+    )
