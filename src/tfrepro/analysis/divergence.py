@@ -119,7 +119,8 @@ def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[dict[str
 
 def _same(x: Any, y: Any) -> bool:
     if isinstance(x, (int, float)) and isinstance(y, (int, float)):
-        return float(x) == float(y)
+        # releases report the same float32 setting as 0.001 or 0.0010000000474974513
+        return bool(np.float32(x) == np.float32(y))
     return bool(x == y)
 
 
