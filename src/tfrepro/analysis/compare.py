@@ -12,9 +12,15 @@ Each (pair, metric) gets exactly one verdict, the first rung of this ladder that
    likely settle it.
 
 The margin is in the metric's own units and applies to every compared metric: ``margin`` (the
-``--margin`` option or the spec's ``margin``) or, by default, one noise floor — a version
-difference smaller than the seed-to-seed standard deviation is treated as irrelevant. The
-noise floor is the within-group standard deviation pooled over the two groups of a pair.
+``--margin`` option or the spec's ``margin``, tested with statsmodels' TOST) or, by default, one
+noise floor — a version difference smaller than the seed-to-seed standard deviation is treated
+as irrelevant, tested with the exact equivalence test for a margin in standard deviations
+(stats.tost_noise_p). The noise floor is the within-group standard deviation pooled over the two
+groups of a pair.
+
+Seeds: tfrepro recommends stats.recommended_seeds() = 23 seeds per group, enough to detect a
+shift of one noise floor with 90% power at alpha 0.05; ``seeds_needed`` (inconclusive rows
+only) applies the same power analysis to the observed difference and margin.
 """
 
 from __future__ import annotations
@@ -170,7 +176,8 @@ def compare_groups(
             "diff": diff, "ci_low": ci_low, "ci_high": ci_high,
             "p_value": stats.welch_p(va, vb), "p_adjusted": None,
             "mannwhitney_p": stats.mannwhitney_p(va, vb),
-            "tost_p": stats.tost_p(va, vb, m),
+            "tost_p": (stats.tost_p(va, vb, margin) if margin is not None
+                       else stats.tost_noise_p(va, vb, 1.0)),
             "margin": m, "margin_source": "given" if margin is not None else DEFAULT_MARGIN,
             "alpha": alpha,
             "noise_floor": noise,
@@ -253,8 +260,9 @@ def _verdict(r: dict[str, Any]) -> tuple[str, str]:
             f"{r['metric']} equal within {RTOL:g} for all {r['n_matched']} matching seed(s); "
             f"final weights differ in {r['n_matched'] - r['identical_weights']}")
     if r["tost_p"] is not None and r["tost_p"] < alpha:
+        source = "" if r["margin_source"] == "given" else f" ({r['margin_source']})"
         return "equivalent", (
-            f"TOST p={r['tost_p']:.3g} < {alpha:g} at margin ±{r['margin']:.3g}")
+            f"TOST p={r['tost_p']:.3g} < {alpha:g} at margin ±{r['margin']:.3g}{source}")
     if r["p_adjusted"] is not None and r["p_adjusted"] < alpha:
         return "different", (
             f"Welch p={r['p_value']:.3g}, Holm-adjusted {r['p_adjusted']:.3g} < {alpha:g}")
