@@ -6,6 +6,7 @@ and environment values), so they go into rich Text objects, never into markup.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,5 +132,17 @@ def check_report(console: Console, result: Any, source: str) -> None:
     for f in result.failures:
         console.print(Text(f"{f['group']} seed {f['seed']}: {f['status']} — {f['reason'] or ''}",
                            style="red"))
+    counts = Counter(r["verdict"] for r in result.rows)
+    if result.failures:
+        why = f"{len(result.failures)} cell(s) ok in the baseline did not finish ok now"
+    elif result.outcome == "different":
+        why = f"{counts['different']} of {len(result.rows)} comparison(s) differ"
+    elif result.outcome == "inconclusive":
+        why = (f"{counts['inconclusive']} comparison(s) undecided: run more seeds (see seeds "
+               f"needed)" if result.rows else "no metric in common with the baseline")
+    else:
+        why = "every metric is bitwise identical, numerically equal or equivalent"
     style = {"pass": "bold green", "different": "bold red"}.get(result.outcome, "bold yellow")
-    console.print(Text(f"check: {result.outcome}", style=style))
+    line = Text(f"check: {result.outcome}", style=style)
+    line.append(f" — {why}")
+    console.print(line)
