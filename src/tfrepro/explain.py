@@ -101,6 +101,7 @@ class _Prober:
         self.scratch = self.store.root / "explain"
         self.scratch.mkdir(exist_ok=True)
         self.count = 0
+        self.timings: list[dict[str, Any]] = []
 
     def plan(self, spec: Spec) -> Planned:
         planned = make_plan(spec, self.opts)
@@ -135,6 +136,7 @@ class _Prober:
             np.savez(source_arrays, **source.arrays)  # type: ignore[arg-type]
             job["probe"].update(weights_path=str(source_arrays), grads_path=str(source_arrays))
         self.count += 1
+        start = time.monotonic()
         work = self.scratch / f"{self.count}-{cell.id}"
         outcome = cellrun.run_cell(cell, job, env.python, work, planned.spec.timeout)
         if outcome.status != "ok":
@@ -143,6 +145,13 @@ class _Prober:
             )
         with np.load(outcome.arrays) as z:  # type: ignore[arg-type]
             arrays = {k: np.asarray(z[k]) for k in z.files}
+        self.timings.append(
+            {
+                "probe": label,
+                "wall": round(time.monotonic() - start, 2),
+                **outcome.result.get("timings", {}),
+            }
+        )
         return Probe(label, cell, outcome.result, arrays)
 
 
@@ -245,6 +254,7 @@ def explain(
         ),
         "seconds": round(time.monotonic() - start, 1),
         "probes": prober.count,
+        "probe_timings": prober.timings,
     }
 
 

@@ -1,0 +1,67 @@
+"""What `tfrepro explain` costs: its wall time against one TensorFlow import per environment.
+
+    python benchmarks/bench_explain.py [--a 2.9] [--b 2.15] [--ablation]
+
+Environments are built (or found in the cache) before timing starts. The baseline, measured in
+the same run, is the floor any cross-environment comparison pays: importing TensorFlow once
+in A's environment and once in B's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from tfrepro import explain
+from tfrepro import spec as spec_mod
+from tfrepro.workflow import Options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--a", default="2.9")
+    parser.add_argument("--b", default="2.15")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--ablation", action="store_true", help="include the knob flips in B")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/explain.json"))
+    args = parser.parse_args()
+    base = spec_mod.from_dict({}, base_dir=Path.cwd())
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = Options(store=Path(tmp) / "store")
+        # warm-up: builds the environments if needed (not timed)
+        explain.explain(base, args.a, args.b, seed=0, steps=2, opts=opts, ablate=False)
+        start = time.monotonic()
+        result = explain.explain(
+            base, args.a, args.b, seed=0, steps=args.steps, opts=opts, ablate=args.ablation
+        )
+        wall = time.monotonic() - start
+    by_probe = {t["probe"]: t for t in result["probe_timings"]}
+    floor = by_probe["A"]["import"] + by_probe["B"]["import"]
+    figures = {
+        "a": args.a,
+        "b": args.b,
+        "steps": args.steps,
+        "ablation": args.ablation,
+        "probes": result["probes"],
+        "explain_wall_s": round(wall, 2),
+        "tf_import_a_s": by_probe["A"]["import"],
+        "tf_import_b_s": by_probe["B"]["import"],
+        "ratio_vs_two_imports": round(wall / floor, 2),
+        "per_probe": result["probe_timings"],
+        "first_divergence": result["first_divergence"],
+    }
+    print(
+        f"explain {args.a} vs {args.b}: {wall:.1f} s for {result['probes']} probes; "
+        f"one TF import per environment: {floor:.1f} s; ratio {wall / floor:.2f}"
+    )
+    for t in result["probe_timings"]:
+        print(f"  {t['probe']:<24} wall {t['wall']:5.1f} s  import {t.get('import', 0):4.1f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
