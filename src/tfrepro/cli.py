@@ -198,6 +198,22 @@ def _parser() -> _Parser:
     ck.add_argument("--group", help="the baseline group to compare with (default: same label)")
     ck.add_argument("--json", action="store_true")
 
+    rp = sub.add_parser(
+        "report", help="self-contained HTML report, terminal and Markdown summaries of the verdicts"
+    )
+    store_arg(rp)
+    analysis_args(rp)
+    rp.add_argument(
+        "--baseline", metavar="VALUE", help="compare every group with this one (default: all pairs)"
+    )
+    rp.add_argument("--metric", action="append", help="only this metric (repeatable)")
+    rp.add_argument(
+        "--out", type=Path, default=Path("report.html"), help="HTML file (default report.html)"
+    )
+    rp.add_argument(
+        "--markdown", type=Path, metavar="FILE", help="also write a Markdown summary (PR comment)"
+    )
+
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
     v.add_argument(
@@ -509,6 +525,24 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return {"pass": 0, "different": 1}.get(result.outcome, 3)
 
 
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import collect, html, summary
+    from tfrepro.store import Store
+
+    store = Store(args.store, create=False)
+    metrics = [m.strip() for arg in args.metric or [] for m in arg.split(",") if m.strip()]
+    try:
+        data = collect.collect(store, by=args.by, baseline=args.baseline, margin=args.margin,
+                               metrics=metrics or None, alpha=args.alpha)
+    finally:
+        store.close()
+    path = html.write(data, args.out)
+    if args.markdown:
+        summary.write_markdown(data, args.markdown, html_name=path.name)
+    summary.print_summary(console, data, html_path=str(path))
+    return 0
+
+
 COMMANDS = {
     "explain": cmd_explain,
     "run": cmd_run,
@@ -517,6 +551,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "baseline": cmd_baseline,
     "check": cmd_check,
+    "report": cmd_report,
     "versions": cmd_versions,
     "envs": cmd_envs,
 }

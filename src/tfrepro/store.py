@@ -146,12 +146,15 @@ class Store:
             c.execute("UPDATE runs SET finished=? WHERE id=?", (_now(), run_id))
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every recorded run, oldest first: id, name (the spec's), started, finished, command."""
+        """Every recorded run, oldest first: id, name, started, finished, command, spec (dict)."""
         rows = self.conn.execute(
-            "SELECT id, name, started, finished, command FROM runs ORDER BY id"
+            "SELECT id, name, started, finished, command, spec FROM runs ORDER BY id"
         )
         names = [d[0] for d in rows.description]
-        return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
+        out = [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
+        for run in out:
+            run["spec"] = json.loads(run["spec"] or "null") or {}
+        return out
 
     def put_env(self, name: str, versions: dict[str, str], lock: list[str], request: dict) -> None:
         with self._tx() as c:

@@ -5,7 +5,7 @@ summaries from the analysis. The HTML, Markdown and terminal renderers read only
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tfrepro.analysis import compare, groups, load
@@ -34,6 +34,7 @@ class ReportData:
     comparisons: list[dict[str, Any]]
     metrics: list[str]
     reference: str | None = None  # the group loss gaps are drawn against
+    runs: list[dict[str, Any]] = field(default_factory=list)  # that recorded these cells
 
     @property
     def failed(self) -> list[Cell]:
@@ -43,10 +44,9 @@ class ReportData:
         return next((g for g in self.groups if any(c is cell for c in g.cells)), None)
 
 
-def _title(store: Store, cells: list[Cell]) -> str:
-    """The experiment's name from the spec of the runs that recorded these cells."""
-    used = {c.get("run_id") for c in cells}
-    names = list(dict.fromkeys(r["name"] for r in store.runs() if r["id"] in used and r["name"]))
+def _title(runs: list[dict[str, Any]]) -> str:
+    """The experiment's name, from the specs of the runs that recorded the cells."""
+    names = list(dict.fromkeys(r["name"] for r in runs if r["name"]))
     if not names:
         return "tfrepro experiment"
     return names[0] if len(names) == 1 else " · ".join(names)
@@ -77,8 +77,10 @@ def collect(
             predictions=load.predictions(cells), labels=load.labels(cells),
         )
     names = list(metrics or groups.metric_names(c for c in cells if c.get("status") == "ok"))
+    used = {c.get("run_id") for c in cells}
+    runs = [r for r in store.runs() if r["id"] in used]
     return ReportData(
-        title=_title(store, cells), store=str(store.root), by=by,
+        title=_title(runs), store=str(store.root), by=by, runs=runs,
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         cells=cells, groups=grouped, comparisons=rows, metrics=names,
         reference=baseline or (ok_labels[0] if ok_labels else None),

@@ -5,6 +5,7 @@ matplotlib wrote (which escapes its own text) is passed through as markup.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,26 @@ def _margin_note(data: ReportData) -> str:
     return ""
 
 
+def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The spec of the newest run as (section, "key = value · …") lines."""
+    rows = []
+    for section, value in spec.items():
+        if isinstance(value, dict):
+            text = " · ".join(f"{k} = {_plain(v)}" for k, v in value.items()
+                              if v not in (None, [], {}))
+        else:
+            text = _plain(value)
+        if text:
+            rows.append((str(section), text))
+    return rows
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
 def context(data: ReportData) -> dict[str, Any]:
     color_of = {g.label: plots.color(g.index) for g in data.groups}
     failed = []
@@ -189,6 +210,8 @@ def context(data: ReportData) -> dict[str, Any]:
         "figures": _figures(data),
         "env": env_diff([g.cells for g in data.groups]),
         "failed": failed,
+        "runs": data.runs,
+        "spec": _spec_rows(data.runs[-1]["spec"]) if data.runs else [],
     }
 
 

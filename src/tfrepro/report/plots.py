@@ -4,7 +4,7 @@ Plots draw numbers they are given (group means and spreads from the analysis, ra
 metrics from cells); they compute no statistics. Figures are built with `Figure` directly, so no
 pyplot state or GUI backend is involved. Text stays text in the SVG (searchable, small), is
 escaped by matplotlib's SVG writer, and math parsing is off so a `$` in a user's label is shown
-as typed. The output is deterministic: no date in the metadata, fixed per-figure id salt.
+as typed. The output is deterministic: no date in the metadata, a fixed per-figure id salt.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ PALETTE = (
     "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
 )
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
+# Line styles cycle too, so that groups with identical curves stay visible on top of each other.
+DASHES: tuple[Any, ...] = ("-", (0, (5, 2)), (0, (2, 1.5)), (0, (6, 2, 1, 2)))
 MAX_POINTS = 1500  # per line: a 10,000-step curve is drawn from every k-th step
 HALF = 5.8  # inches: figures are shown at their natural size, two side by side on a laptop
 FULL = 11.5
@@ -54,6 +56,10 @@ _RC: dict[str, Any] = {
 }
 
 
+# No date (reproducible output) and no RDF block (it names external vocabularies by URL).
+_NO_METADATA: dict[str, Any] = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
 def _style(extra: dict[str, Any] | None = None) -> AbstractContextManager[None]:
     return mpl.rc_context(cast(Any, {**_RC, **(extra or {})}))
 
@@ -65,7 +71,7 @@ def color(i: int) -> str:
 def _svg(fig: Figure, name: str) -> str:
     buf = io.StringIO()
     with _style({"svg.hashsalt": f"tfrepro-{name}"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_NO_METADATA)
     text = buf.getvalue()
     start = text.find("<svg")  # drop the XML prolog and DOCTYPE: this goes inside HTML
     return text[start:].replace("<svg ", f'<svg class="plot" role="img" aria-label="{name}" ', 1)
@@ -99,7 +105,8 @@ def loss_curves(groups: Sequence[dict[str, Any]]) -> str | None:
             mean = np.asarray(g["mean"], dtype=float)
             k = _stride(len(mean))
             steps = np.arange(len(mean))[::k]
-            ax.plot(steps, mean[::k], color=color(i), lw=1.4, label=_short(g["label"]))
+            ax.plot(steps, mean[::k], color=color(i), lw=1.5, ls=DASHES[i % len(DASHES)],
+                    label=_short(g["label"]))
             std = np.asarray(g.get("std") or [], dtype=float)
             if len(std) == len(mean):
                 lo, hi = (mean - std)[::k], (mean + std)[::k]
@@ -132,8 +139,8 @@ def loss_gaps(reference: str, series: Sequence[dict[str, Any]]) -> str | None:
                 ax.plot([], [], color=color(s["index"]), label=f"{label}: identical")
                 continue
             k = _stride(int(keep.sum()))
-            ax.plot(curve[keep, 0][::k], curve[keep, 1][::k], color=color(s["index"]), lw=1.2,
-                    label=label)
+            ax.plot(curve[keep, 0][::k], curve[keep, 1][::k], color=color(s["index"]), lw=1.5,
+                    ls=DASHES[s["index"] % len(DASHES)], label=label)
             drawn += 1
         if drawn:
             ax.set_yscale("log")

@@ -107,14 +107,17 @@ def markdown(data: ReportData, html_name: str | None = None) -> str:
              f"**{md(data.title)}** · {md(_counts(data))}. {md(detail)}.", ""]
     rows = sort_rows(data.comparisons)
     if rows:
-        lines += ["| a | b | metric | verdict | b − a | CI | p (Holm) | churn | seeds needed |",
-                  "|---|---|---|---|--:|--:|--:|--:|--:|"]
+        unsure = any(r["verdict"] == "inconclusive" for r in rows)
+        lines += ["| a | b | metric | verdict | b − a | CI | p (Holm) | churn |"
+                  + (" seeds needed |" if unsure else ""),
+                  "|---|---|---|---|--:|--:|--:|--:|" + ("--:|" if unsure else "")]
         for r in rows[:MAX_ROWS]:
             needed = fmt_num(r.get("seeds_needed")) if r["verdict"] == "inconclusive" else ""
             lines.append(
                 f"| {md(r['a'])} | {md(r['b'])} | {md(r['metric'])} | "
                 f"{MARK.get(r['verdict'], '')} {md(r['verdict'])} | {fmt_signed(r.get('diff'))} | "
-                f"{_ci(r)} | {fmt_p(r.get('p_adjusted'))} | {fmt_pct(r.get('churn'))} | {needed} |"
+                f"{_ci(r)} | {fmt_p(r.get('p_adjusted'))} | {fmt_pct(r.get('churn'))} |"
+                + (f" {needed} |" if unsure else "")
             )
         if len(rows) > MAX_ROWS:
             lines.append(f"\n… {len(rows) - MAX_ROWS} more comparisons in the HTML report.")
@@ -135,7 +138,8 @@ def markdown(data: ReportData, html_name: str | None = None) -> str:
                      + " | ".join(cells) + f" | {s.get('distinct_final_hashes', 0)} |")
     lines += ["", "</details>", ""]
     if data.failed:
-        lines += [f"<details><summary>{len(data.failed)} cells not ok</summary>", ""]
+        n = len(data.failed)
+        lines += [f"<details><summary>{n} cell{'s' if n != 1 else ''} not ok</summary>", ""]
         for c in data.failed[:MAX_ROWS]:
             group = data.group_of(c)
             lines.append(f"- **{md(c['status'])}** {md(group.label if group else '—')} "
