@@ -200,3 +200,14 @@ def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
         store.record(row("c2", run, seed=None), [0.1, 0.2])  # seed is NOT NULL
     assert [c["id"] for c in store.cells(all_attempts=True)] == ["c1"]
     assert store.conn.execute("SELECT COUNT(*) FROM steps").fetchone() == (1,)
+
+
+def test_runs_come_back_with_their_spec(store: Store) -> None:
+    first = store.begin_run("exp <b>", "tfrepro run a.toml", {"name": "exp <b>", "margin": 0.01})
+    store.end_run(first)
+    second = store.begin_run("exp <b>", "tfrepro run a.toml --rerun", {"name": "exp <b>"})
+    runs = store.runs()
+    assert [r["id"] for r in runs] == [first, second]
+    assert runs[0]["name"] == "exp <b>" and runs[0]["spec"]["margin"] == 0.01
+    assert runs[0]["finished"] is not None and runs[1]["finished"] is None
+    assert runs[1]["command"] == "tfrepro run a.toml --rerun"

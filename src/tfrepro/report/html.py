@@ -125,8 +125,6 @@ def _comparison(r: dict[str, Any], color_of: dict[str, str]) -> dict[str, Any]:
     churn = fmt_pct(r.get("churn"))
     if r.get("churn") is not None and within is not None:
         churn += f" ({fmt_pct(within)})"
-    traj = r.get("trajectory") or {}
-    first = traj.get("first_diff_step")
     return {
         "a": r["a"], "b": r["b"], "metric": r["metric"], "verdict": r["verdict"],
         "reason": r.get("reason") or "",
@@ -138,9 +136,21 @@ def _comparison(r: dict[str, Any], color_of: dict[str, str]) -> dict[str, Any]:
         "p_adjusted": fmt_p(r.get("p_adjusted")), "tost_p": fmt_p(r.get("tost_p")),
         "churn": churn,
         "seeds_needed": fmt_num(r.get("seeds_needed")) if r["verdict"] == "inconclusive" else "",
-        "first_diff": ("never" if traj and first is None else
-                       "—" if not traj else f"step {first}"),
+        "first_diff": _first_diff(r),
     }
+
+
+def _first_diff(r: dict[str, Any]) -> str:
+    traj = r.get("trajectory")
+    if not traj:
+        return "—"
+    first = traj.get("first_diff_step")
+    if first is None:
+        return "never"
+    init, matched = r.get("identical_init"), r.get("n_matched")
+    if isinstance(init, int) and isinstance(matched, int) and init < matched:
+        return f"step {first} (init differs)"
+    return f"step {first}"
 
 
 def _group_row(g: Group) -> dict[str, Any]:
@@ -203,7 +213,6 @@ def context(data: ReportData) -> dict[str, Any]:
         "n_failed": len(data.failed),
         "headline": headline(data.comparisons), "verdict_colors": COLORS, "abbr": ABBR,
         "grids": _grids(data),
-        "any_inconclusive": any(r["verdict"] == "inconclusive" for r in data.comparisons),
         "comparisons": [_comparison(r, color_of) for r in sort_rows(data.comparisons)],
         "margin_note": _margin_note(data),
         "groups": groups,
