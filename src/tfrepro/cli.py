@@ -214,6 +214,21 @@ def _parser() -> _Parser:
         "--markdown", type=Path, metavar="FILE", help="also write a Markdown summary (PR comment)"
     )
 
+    bi = sub.add_parser("bisect", help="the first release between --good and --bad that changes")
+    bi.add_argument("spec", nargs="?", type=Path, help="experiment spec (default: built-in MLP)")
+    bi.add_argument("--good", required=True, help="a release that behaves as expected, e.g. 2.9")
+    bi.add_argument("--bad", required=True, help="a release that behaves differently, e.g. 2.15")
+    bi.add_argument("--criterion", choices=("bitwise", "metric"), default="bitwise")
+    bi.add_argument("--metric", help="metric for --criterion metric (default: every final metric)")
+    bi.add_argument("--margin", type=_positive_float, help="equivalence margin (metric units)")
+    bi.add_argument("--seeds", type=_seeds, help="seeds per probe (default 0; 0..4 for metric)")
+    bi.add_argument("--json", action="store_true")
+    bi.add_argument("--jobs", type=_positive_int, default=1)
+    store_arg(bi)
+    bi.add_argument("--cache", type=Path)
+    bi.add_argument("--python")
+    bi.add_argument("--timeout", type=_positive_float)
+
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
     v.add_argument(
@@ -543,7 +558,46 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro import bisection
+    from tfrepro import spec as spec_mod
+    from tfrepro.report.progress import RichReporter
+    from tfrepro.workflow import Options
+
+    base = bisection.spec_or_default(args.spec)
+    seeds = args.seeds or ([0] if args.criterion == "bitwise" else list(range(5)))
+    raw = base.model_dump(mode="json", exclude={"base_dir"})
+    raw["matrix"]["seeds"] = seeds
+    base = spec_mod.from_dict(raw, origin="bisect", base_dir=base.base_dir)
+    opts = Options(store=args.store, jobs=args.jobs, python=args.python, cache=args.cache,
+                   timeout=args.timeout, command="tfrepro bisect")
+    out = console if not args.json else Console(stderr=True)
+    with RichReporter(out) as reporter:
+        result = bisection.bisect(base, args.good, args.bad, criterion=args.criterion,
+                                  metric=args.metric, margin=args.margin, opts=opts,
+                                  reporter=reporter)
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=1, default=str) + "\n")
+        return 0
+    for p in result["probes"]:
+        detail = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("release", "verdict"))
+        console.print(f"probe {p['release']:<8} {p['verdict']:<12} {detail}", highlight=False)
+    if result["status"] == "found":
+        console.print(f"\n[bold]first release that changes: {result['first_bad']}[/] "
+                      f"(last like {result['good']}: {result['last_good']}); "
+                      f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
+                      f"(bound {result['max_probes']})")
+        for n in result.get("release_notes", []):
+            console.print(f"  release note {n['release']} ({n['component']}): {n['text']}",
+                          highlight=False, soft_wrap=True)
+    else:
+        console.print(f"\n[bold]{result['status']}[/]: still open between "
+                      f"{result['open_interval']}", highlight=False)
+    return 0
+
+
 COMMANDS = {
+    "bisect": cmd_bisect,
     "explain": cmd_explain,
     "run": cmd_run,
     "demo": cmd_demo,

@@ -155,7 +155,7 @@ class _Prober:
         return Probe(label, cell, outcome.result, arrays)
 
 
-def _notes() -> list[dict[str, Any]]:
+def release_notes() -> list[dict[str, Any]]:
     text = resources.files("tfrepro").joinpath("data/release_notes.toml").read_text()
     return list(tomllib.loads(text)["note"])
 
@@ -235,7 +235,7 @@ def explain(
     finally:
         prober.store.close()
         shutil.rmtree(prober.scratch, ignore_errors=True)
-    notes = _notes()
+    notes = release_notes()
     lo, hi = sorted((version_key(a.cell.tf_version), version_key(b.cell.tf_version)))
     matched = {s: divergence.matching_notes(notes, lo, hi, s) for s in divergence.STAGES}
     return {
