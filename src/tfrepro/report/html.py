@@ -119,7 +119,7 @@ def _grids(data: ReportData) -> list[dict[str, Any]]:
     return out
 
 
-def _comparison(r: dict[str, Any], color_of: dict[str, str]) -> dict[str, Any]:
+def _comparison(r: dict[str, Any], color_of: dict[str, str], hashed: set[str]) -> dict[str, Any]:
     lo, hi = r.get("ci_low"), r.get("ci_high")
     within = r.get("churn_within")
     churn = fmt_pct(r.get("churn"))
@@ -136,21 +136,23 @@ def _comparison(r: dict[str, Any], color_of: dict[str, str]) -> dict[str, Any]:
         "p_adjusted": fmt_p(r.get("p_adjusted")), "tost_p": fmt_p(r.get("tost_p")),
         "churn": churn,
         "seeds_needed": fmt_num(r.get("seeds_needed")) if r["verdict"] == "inconclusive" else "",
-        "first_diff": _first_diff(r),
+        "first_diff": _first_diff(r, hashed),
     }
 
 
-def _first_diff(r: dict[str, Any]) -> str:
+def _first_diff(r: dict[str, Any], hashed: set[str]) -> tuple[str, str]:
+    """The step where matching seeds' losses first differ, and a note when the analysis found
+    different initial weights (only said when both groups recorded initial-weight hashes)."""
     traj = r.get("trajectory")
     if not traj:
-        return "—"
+        return "—", ""
     first = traj.get("first_diff_step")
     if first is None:
-        return "never"
+        return "never", ""
     init, matched = r.get("identical_init"), r.get("n_matched")
-    if isinstance(init, int) and isinstance(matched, int) and init < matched:
-        return f"step {first} (init differs)"
-    return f"step {first}"
+    differs = (isinstance(init, int) and isinstance(matched, int) and init < matched
+               and {r["a"], r["b"]} <= hashed)
+    return f"step {first}", "initial weights differ" if differs else ""
 
 
 def _group_row(g: Group) -> dict[str, Any]:
@@ -199,6 +201,8 @@ def _plain(value: Any) -> str:
 
 def context(data: ReportData) -> dict[str, Any]:
     color_of = {g.label: plots.color(g.index) for g in data.groups}
+    hashed = {g.label for g in data.groups  # groups whose ok cells all have an init hash
+              if all(c.get("init_weights_sha256") for c in g.cells if c.get("status") == "ok")}
     failed = []
     for c in data.failed:
         group = data.group_of(c)
@@ -213,7 +217,7 @@ def context(data: ReportData) -> dict[str, Any]:
         "n_failed": len(data.failed),
         "headline": headline(data.comparisons), "verdict_colors": COLORS, "abbr": ABBR,
         "grids": _grids(data),
-        "comparisons": [_comparison(r, color_of) for r in sort_rows(data.comparisons)],
+        "comparisons": [_comparison(r, color_of, hashed) for r in sort_rows(data.comparisons)],
         "margin_note": _margin_note(data),
         "groups": groups,
         "figures": _figures(data),

@@ -130,9 +130,10 @@ def loss_gaps(reference: str, series: Sequence[dict[str, Any]]) -> str | None:
     with _style():
         fig = _figure(HALF, 3.3)
         ax = fig.add_subplot()
-        drawn = 0
+        drawn, last = 0, 0.0
         for s in series:
             curve = np.asarray(s["curve"], dtype=float).reshape(-1, 2)
+            last = max(last, float(curve[:, 0].max(initial=0.0)))
             keep = np.isfinite(curve[:, 1]) & (curve[:, 1] > 0)
             label = _short(s["label"])
             if not keep.any():
@@ -151,6 +152,7 @@ def loss_gaps(reference: str, series: Sequence[dict[str, Any]]) -> str | None:
             ax.set_yticks([])
             ax.text(0.5, 0.5, "losses identical at every step", transform=ax.transAxes,
                     ha="center", va="center", color=MUTED)
+        ax.set_xlim(0, max(last, 1.0))
         ax.set_xlabel("training step")
         ax.set_ylabel("|loss difference|")
         ax.set_title(f"Loss gap to {_short(reference, 40)}, matching seeds (log scale)")
@@ -216,7 +218,7 @@ def churn_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float | None]]
         fig = _figure(side + 1.0, side)
         ax = fig.add_subplot()
         cmap = LinearSegmentedColormap.from_list("churn", ["#f7fbff", "#6baed6", "#08306b"])
-        top = max(float(np.nanmax(m)), 1e-9)
+        top = max(float(np.nanmax(m)), 0.01)  # an all-zero matrix still gets a 0-1% scale
         im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0, vmax=top)
         for y in range(n):
             for x in range(n):
@@ -241,7 +243,7 @@ def per_class_shifts(
     m = np.array([[np.nan if v is None else v for v in row] for row in shifts], dtype=float)
     if m.size == 0 or not np.isfinite(m).any():
         return None
-    bound = max(float(np.nanmax(np.abs(m))), 1e-9)
+    bound = max(float(np.nanmax(np.abs(m))), 0.01)  # all-zero shifts: a ±0.01 scale
     with _style():
         fig = _figure(min(FULL, 3.2 + 0.5 * len(classes)), 1.1 + 0.3 * len(pairs))
         ax = fig.add_subplot()
