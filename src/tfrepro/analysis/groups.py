@@ -161,7 +161,7 @@ def group_summary(cells: Sequence[Cell], by: str = "tf_version") -> list[dict[st
             "n_ok": len(ok),
             "n_failed": len(members) - len(ok),
             "statuses": dict(Counter(c.get("status") for c in members)),
-            "seeds": sorted({c.get("seed") for c in ok}),
+            "seeds": sorted({int(c["seed"]) for c in ok if c.get("seed") is not None}),
             "tf_versions": _distinct(members, "tf_version"),
             "keras_versions": _distinct(members, "keras_version"),
             "python_versions": _distinct(members, "python_version"),

@@ -44,8 +44,9 @@ def predictions(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
         if path not in by_path:
             z = _npz(path)
             by_path[path] = z["predictions"] if z is not None and "predictions" in z.files else None
-        if by_path[path] is not None:
-            out[cell_key(c, unique=counts[c.get("id")] == 1)] = by_path[path]
+        found = by_path[path]
+        if found is not None:
+            out[cell_key(c, unique=counts[c.get("id")] == 1)] = found
     return out
 
 

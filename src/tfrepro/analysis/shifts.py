@@ -87,7 +87,7 @@ def per_class_shift(
     return [
         {"class": k, "acc_a": float(acc_a[k]), "acc_b": float(acc_b[k]),
          "shift": float(acc_b[k] - acc_a[k]), "support": int(support[k])}
-        for k in range(n_classes) if support[k]
+        for k in range(n_classes) if support[k] and np.isfinite(acc_b[k] - acc_a[k])
     ]
 
 
