@@ -15,7 +15,7 @@ import pytest
 
 from tfrepro import cli
 from tfrepro.analysis import compare
-from tfrepro.report import collect, envdiff, verdicts
+from tfrepro.report import collect, envdiff, plots, verdicts
 from tfrepro.report.summary import md
 
 from .report_store import HOSTILE, build
@@ -81,6 +81,22 @@ def test_every_figure_is_drawn(store: Path, tmp_path: Path) -> None:
     assert labels == ["loss-curves", "loss-gaps", "metric-distributions", "churn-matrix",
                       "per-class-shifts"]
     assert "2.16.2: identical" in html  # the bitwise twin is named in the loss-gap legend
+
+
+def test_figure_labels_are_escaped_text_and_never_math() -> None:
+    """Group labels can be anything a user put in a knob or environment variable."""
+    labels = [HOSTILE, "$x^2$ & co"]
+    svgs = [
+        plots.loss_curves([{"label": x, "mean": [1.0, 0.5], "std": [0.1, 0.1]} for x in labels]),
+        plots.loss_gaps(HOSTILE, [{"label": labels[1], "index": 1, "curve": [[0, 0.1], [1, 0]]}]),
+        plots.metric_distributions(labels, {"accuracy": [[0.9, 0.91], [0.8]]}),
+        plots.churn_matrix(labels, [[0.1, 0.2], [0.2, None]]),
+        plots.per_class_shifts([f"{labels[0]} → {labels[1]}"], ["0", "1"], [[0.1, -0.1]], "acc"),
+    ]
+    for svg in svgs:
+        assert svg is not None and svg.startswith('<svg class="plot"')
+        assert "<script" not in svg.lower() and "&lt;script&gt;alert(1)" in svg  # may be cut
+    assert "$x^2$ &amp; co" in svgs[0]  # shown as typed, not rendered as mathtext
 
 
 def test_the_report_shows_the_analysis_verdicts_as_given(

@@ -19,6 +19,7 @@ from tfrepro.report.collect import Group, ReportData
 from tfrepro.report.envdiff import env_diff
 from tfrepro.report.output import write_text
 from tfrepro.report.verdicts import (
+    ABBR,
     COLORS,
     fmt_num,
     fmt_p,
@@ -27,9 +28,6 @@ from tfrepro.report.verdicts import (
     headline,
     sort_rows,
 )
-
-ABBR = {"bitwise-identical": "≡", "numerically-equal": "=", "equivalent": "≈",
-        "different": "≠", "inconclusive": "?"}
 
 
 def _floats(values: list[Any] | None) -> list[float]:

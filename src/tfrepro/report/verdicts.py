@@ -27,6 +27,13 @@ RICH = {
     "inconclusive": "yellow",
     "different": "bold red",
 }
+ABBR = {  # the squares of the header's verdict grid
+    "bitwise-identical": "≡",
+    "numerically-equal": "=",
+    "equivalent": "≈",
+    "inconclusive": "?",
+    "different": "≠",
+}
 MARK = {
     "bitwise-identical": "🟢",
     "numerically-equal": "🟢",
