@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -108,12 +107,13 @@ def read_baseline(path: Path) -> dict[str, Any]:
 def write_baseline(path: Path, data: dict[str, Any]) -> None:
     """Write atomically (temp file + rename), so a failed save never leaves half a baseline."""
     path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # open() honours the umask
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=False)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
             f.write("\n")
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise UsageError(f"baseline save: cannot write '{path}': {exc}") from None
