@@ -95,7 +95,7 @@ def test_figure_labels_are_escaped_text_and_never_math() -> None:
     ]
     for svg in svgs:
         assert svg is not None and svg.startswith('<svg class="plot"')
-        assert "<script" not in svg.lower() and "&lt;script&gt;alert(1)" in svg  # may be cut
+        assert "<script" not in svg.lower() and "&lt;script&gt;alert(" in svg  # may be cut
     assert "$x^2$ &amp; co" in svgs[0]  # shown as typed, not rendered as mathtext
 
 
