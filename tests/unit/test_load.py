@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ def _npz(store: Store, tmp: Path, name: str, **arrays: np.ndarray) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "store")
     rng = np.random.default_rng(0)
     data = {"x_train": rng.random((8, 2)), "y_train": np.arange(8) % 3,
