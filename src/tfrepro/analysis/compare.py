@@ -67,6 +67,16 @@ def compare_cells(
     order of the labels) or, with `baseline`, that group (a) against each other (b).
     predictions: cell key (see `cell_key`) → model outputs on the test split (load.py);
     labels: data_sha256 → true test labels; both optional (churn and per-class shifts need them).
+
+    Row keys: axis, a, b, metric, verdict, reason; mean_a, std_a, n_a, mean_b, std_b, n_b;
+    diff (b - a), ci_low, ci_high (bootstrap 95%), p_value (Welch), p_adjusted (Holm; None for
+    rows settled as bitwise-identical or numerically-equal), mannwhitney_p, tost_p, margin,
+    margin_source ("given" or "1 noise floor"), alpha, noise_floor, effect_size (diff / noise
+    floor), n_matched, identical_weights, identical_init, bitwise, metric_equal, seeds_needed
+    (inconclusive rows only); per pair, repeated on each metric's row: churn, churn_basis,
+    churn_within, churn_within_a, churn_within_b, per_class [{class, acc_a, acc_b, shift,
+    support}], trajectory ({first_diff_step, max_loss_gap, n_seeds, per_seed, gap_curve} or
+    None). Numbers are floats or None, never NaN.
     """
     check_axis(cells, by)
     groups = group_cells((c for c in cells if c.get("status") == "ok"), by)
