@@ -71,13 +71,9 @@ def labels(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
 
 def spec_margin(store: Store, cells: Sequence[Cell]) -> float | None:
     """The `margin` of the newest run spec among the runs that recorded these cells."""
-    run_ids = sorted({int(c["run_id"]) for c in cells if c.get("run_id") is not None})
-    for run_id in reversed(run_ids):
-        row = store.conn.execute("SELECT spec FROM runs WHERE id=?", (run_id,)).fetchone()
-        try:
-            margin = json.loads(row[0]).get("margin") if row else None
-        except (ValueError, AttributeError):
-            margin = None
+    used = {c.get("run_id") for c in cells}
+    for run in reversed(store.runs()):
+        margin = run["spec"].get("margin") if run["id"] in used else None
         if isinstance(margin, int | float) and margin > 0:
             return float(margin)
     return None
