@@ -15,46 +15,16 @@ pytestmark = pytest.mark.integration
 RELEASES = "1.15,2.15,2.21"
 
 
+RUN = ("run", "--tf", RELEASES, "--seeds", "0,1", "--epochs", "2", "--jobs", "2")
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, env_cache: Path) -> Path:
     work = tmp_path_factory.mktemp("cross")
     store = work / "store"
-    ok(
-        tfrepro(
-            "run",
-            "--tf",
-            RELEASES,
-            "--seeds",
-            "0,1",
-            "--epochs",
-            "2",
-            "--jobs",
-            "2",
-            "--store",
-            store,
-            cwd=work,
-            cache=env_cache,
-        )
-    )
+    ok(tfrepro(*RUN, "--store", store, cwd=work, cache=env_cache))
     # the A/A rerun: same cells, second attempt
-    ok(
-        tfrepro(
-            "run",
-            "--tf",
-            RELEASES,
-            "--seeds",
-            "0,1",
-            "--epochs",
-            "2",
-            "--jobs",
-            "2",
-            "--store",
-            store,
-            "--rerun",
-            cwd=work,
-            cache=env_cache,
-        )
-    )
+    ok(tfrepro(*RUN, "--store", store, "--rerun", cwd=work, cache=env_cache))
     return store
 
 
@@ -113,20 +83,6 @@ def test_seeds_differ_within_a_release(store: Path, env_cache: Path) -> None:
 
 
 def test_resume_skips_finished_cells(store: Path, env_cache: Path) -> None:
-    done = ok(
-        tfrepro(
-            "run",
-            "--tf",
-            RELEASES,
-            "--seeds",
-            "0,1",
-            "--epochs",
-            "2",
-            "--store",
-            store,
-            cwd=store.parent,
-            cache=env_cache,
-        )
-    )
+    done = ok(tfrepro(*RUN, "--store", store, cwd=store.parent, cache=env_cache))
     assert "6 already in the store" in done.stdout
     assert len(cells(store, store.parent, env_cache, all_attempts=True)) == 12
