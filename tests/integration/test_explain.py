@@ -62,15 +62,21 @@ def test_identical_releases_say_none(tmp_path: Path, env_cache: Path) -> None:
 
 @pytest.mark.parametrize(
     ("variant", "stage", "where"),
-    [("init", "init", "hidden"), ("config", "config", "epsilon"), ("loss", "loss", "loss")],
+    [
+        ("init", "init", "hidden"),
+        ("config", "config", "epsilon"),
+        ("forward", "forward", "scale"),
+        ("loss", "loss", "loss"),
+        ("gradient", "gradient", "hidden"),
+        ("trajectory", "trajectory", "step 2"),
+    ],
 )
 def test_each_stage_triggered_on_purpose(
     tmp_path: Path, env_cache: Path, variant: str, stage: str, where: str
 ) -> None:
     shutil.copy(FIXTURE, tmp_path / "variant_model.py")
-    (tmp_path / "exp.toml").write_text(
-        '[model]\nsource = "variant_model.py"\n[train]\nepochs = 1\n'
-    )
+    spec = '[model]\nsource = "variant_model.py"\n[train]\nepochs = 1\n'
+    (tmp_path / "exp.toml").write_text(spec)
     r = _explain(
         tmp_path,
         env_cache,
@@ -80,3 +86,10 @@ def test_each_stage_triggered_on_purpose(
     )
     assert r["first_divergence"]["stage"] == stage
     assert where in r["first_divergence"]["layer"]
+
+
+def test_optimizer_stage_tf1_vs_keras_adam(tmp_path: Path, env_cache: Path) -> None:
+    # same model, weights, gradients and compiled config; only the update rule differs
+    r = _explain(tmp_path, env_cache, "2.15", "tf=2.15,optimizer_impl=tf1")
+    assert r["first_divergence"]["stage"] == "optimizer"
+    assert r["cells"]["B"]["optimizer"] == "AdamOptimizer"

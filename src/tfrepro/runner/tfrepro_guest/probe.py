@@ -106,7 +106,7 @@ def probe(spec, s, result, arrays):
 
     given = _load_list(np, spec["grads_path"], "grad_") if spec.get("grads_path") else \
         [np.asarray(g) for g in grads]
-    opt = train.fresh_optimizer(ctx, compat)
+    opt = train.fresh_optimizer(ctx, compat, model)
     opt_vars = train.optimizer_variables(ctx, compat, model)
     before = [np.array(v) for v in model.trainable_variables]
     opt.apply_gradients(zip([tf.constant(g) for g in given], opt_vars))

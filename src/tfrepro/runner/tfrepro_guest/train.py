@@ -21,10 +21,20 @@ def total_loss(ctx, model, loss_fn, xb, yb):
     return loss
 
 
-def fresh_optimizer(ctx, compat):
-    """A new optimizer of the cell's implementation, with fresh state."""
+def fresh_optimizer(ctx, compat, model=None):
+    """A new optimizer of the cell's implementation, with fresh state.
+
+    With a model, a copy of the optimizer it was compiled with (same class and settings:
+    a user's own optimizer counts), else the spec's.
+    """
     if ctx.knobs.get("optimizer_impl", "keras") == "tf1":
         return compat.tf1_optimizer(ctx.optimizer_name, ctx.learning_rate)
+    compiled = getattr(model, "optimizer", None) if model is not None else None
+    if compiled is not None:
+        try:
+            return type(compiled).from_config(compiled.get_config())
+        except Exception:  # noqa: BLE001 - an optimizer that cannot copy itself
+            pass
     return ctx.optimizer()
 
 
