@@ -450,6 +450,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     from tfrepro import explain
     from tfrepro import spec as spec_mod
     from tfrepro.report.explain_view import render
+    from tfrepro.store import Store
     from tfrepro.workflow import Options
 
     if args.seed < 0:
@@ -464,10 +465,19 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         result = explain.explain(base, args.a, args.b, seed=args.seed, steps=args.steps,
                                  opts=opts, ablate=not args.no_ablation,
                                  progress=lambda msg: status.update(msg))
+    store = Store(args.store)
+    try:
+        store.put_explanation(result)
+    finally:
+        store.close()
     if args.json:
         sys.stdout.write(json.dumps(result, indent=1, default=str) + "\n")
     else:
         render(console, result)
+    flag = "" if args.store == Path(".tfrepro") else f" --store {args.store}"
+    (err if args.json else console).print(
+        f"saved in {args.store}: `tfrepro report{flag}` shows it under \"Where and why\"",
+        highlight=False, markup=False)
     return 0
 
 

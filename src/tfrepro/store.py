@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (result_id, step)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_cell ON results (cell_id);
+CREATE TABLE IF NOT EXISTS explanations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT, a TEXT, b TEXT, seed INTEGER, result TEXT
+);
 """
 
 # Statuses that count as finished for resume; "timeout" and "failed" are retried with
@@ -63,6 +67,31 @@ def _now() -> str:
 
 def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
+
+
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _encode(obj: Any) -> Any:
+    """Non-finite floats as the strings "inf", "-inf", "nan": strict JSON has no Infinity."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    return obj
+
+
+def _decode(obj: Any) -> Any:
+    """The inverse of _encode (a string value "inf" in a result reads back as the float)."""
+    if isinstance(obj, str):
+        return _NONFINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    return obj
 
 
 class Store:
@@ -308,3 +337,26 @@ class Store:
             cell = by_id.get(rid)
             if cell is not None:
                 cell["loss"].append(loss)
+
+    # --- explanations ----------------------------------------------------------------------
+    def put_explanation(self, result: dict[str, Any]) -> int:
+        """Keep one `tfrepro explain` result (its dict, inf and nan as strings); returns its id."""
+        text = json.dumps(_encode(result), default=str, allow_nan=False)
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO explanations (created, a, b, seed, result) VALUES (?, ?, ?, ?, ?)",
+                (_now(), result["a"], result["b"], int(result["seed"]), text),
+            )
+            return int(cur.lastrowid or 0)
+
+    def explanations(self) -> list[dict[str, Any]]:
+        """The latest explanation per (a, b, seed), newest first, each with `id` and `created`."""
+        rows = self.conn.execute(
+            "SELECT id, created, result FROM explanations e WHERE id = "
+            "(SELECT MAX(id) FROM explanations e2 WHERE e2.a = e.a AND e2.b = e.b "
+            "AND e2.seed = e.seed) ORDER BY id DESC"
+        ).fetchall()
+        return [
+            {**_decode(json.loads(text)), "id": rid, "created": created}
+            for rid, created, text in rows
+        ]

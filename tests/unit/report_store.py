@@ -6,6 +6,10 @@ and a TF_* variable recorded in one release's fingerprint), a failure reason and
 
 2.15.1 and 2.16.2 train bitwise identically (same losses, same final weights); 2.17.1 is
 clearly better on accuracy, so the analysis has a `bitwise-identical` and a `different` to give.
+
+`explanation()` is a `tfrepro explain` result shaped like explain.explain()'s, with an infinite
+difference (a shape change), a failed ablation, hostile text and a `javascript:` release-note
+source; `build(..., explained=True)` stores it with Store.put_explanation.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from tfrepro.runner.tfrepro_guest.hashing import data_sha256
 from tfrepro.store import Store
 
 HOSTILE = "<script>alert(1)</script>"
+HOSTILE_GROUP = f"tf=2.15,X={HOSTILE}"  # an env-var group label, as typed after `explain`
 RELEASES = ("2.15.1", "2.16.2", "2.17.1")
 SEEDS = (0, 1, 2, 3)
 N_TEST, N_CLASSES, STEPS = 60, 5, 40
@@ -36,7 +41,7 @@ def _npz(store: Store, tmp: Path, name: str, **arrays: np.ndarray) -> str:
     return store.put_artifact(path)
 
 
-def build(root: Path) -> Path:
+def build(root: Path, *, explained: bool = False) -> Path:
     """Write the store under `root`/store and return its folder."""
     folder = root / "store"
     scratch = root / "scratch"
@@ -63,6 +68,8 @@ def build(root: Path) -> Path:
             for seed in SEEDS:
                 _record(store, scratch, run, tf, env, seed, data)
         store.end_run(run)
+        if explained:
+            store.put_explanation(explanation())
     finally:
         store.close()
     return folder
@@ -105,3 +112,55 @@ def _record(store: Store, scratch: Path, run: int, tf: str, env: str, seed: int,
     if not failed:
         row["arrays"] = _npz(store, scratch, f"{tf}-{seed}", predictions=predictions)
     store.record(row, [] if failed else [float(x) for x in steps])
+
+
+def _stage(diverged: bool, max_abs: float, where: str | None = None, **extra: Any) -> dict:
+    return {"diverged": diverged, "bitwise": max_abs == 0, "max_abs": max_abs,
+            "tolerance": 0.0, "where": where, "items": [], **extra}
+
+
+def explanation(a: str = "2.16", b: str = HOSTILE_GROUP, seed: int = 0) -> dict[str, Any]:
+    """B's `dense_1` output has another shape than A's: the forward stage differs by inf."""
+    knobs = {"onednn": "default", "threads": 1, "determinism": True, "xla": "default"}
+    cell = {"tf": "2.15.1", "keras": "2.15.0", "python": "3.11.7", "numpy": "1.26.4",
+            "knobs": knobs, "onednn": False, "optimizer": "Adam",
+            "keras_module": "keras.api._v2.keras"}
+    closes = {"knob": "onednn", "value": "off", "status": "ok", "first_after_transplant": "none",
+              "closes": True, "gap_before": float("inf"), "gap_after": 0.0, "shrinks": True}
+    note = {"release": "2.16.0", "stages": ["forward"], "component": "Keras 3",
+            "text": "Keras 3 becomes the default tf.keras.",
+            "source": "https://github.com/tensorflow/tensorflow/releases/tag/v2.16.1"}
+    return {
+        "a": a, "b": b, "seed": seed,
+        "cells": {"B": cell, "A": {**cell, "tf": "2.16.2", "keras": "3.4.1", "onednn": True,
+                                   "keras_module": "keras", "knobs": {**knobs, "threads": 0}}},
+        "first_divergence": {"stage": "forward", "layer": "dense_1"},
+        "first_after_transplant": "forward",
+        "tolerances": {"init": 0.0, "forward": 0.0, "loss": 0.0},
+        "stages": {
+            "data": _stage(False, 0.0),
+            "init": _stage(False, 0.0),
+            "config": _stage(False, 0.0, changed=[], only_a=["optimizer.config.decay"],
+                             only_b=[]),
+            "forward": _stage(True, float("inf"), "dense_1"),
+            "loss": _stage(True, 0.25, "loss", a=1.0, b=1.25),
+            "gradient": _stage(True, 3.5e-3, "dense_1/kernel:0"),
+            "optimizer": _stage(True, 2.0e-6, "dense_1/kernel:0", class_a="Adam",
+                                class_b="Adam"),
+            "trajectory": _stage(True, 0.5, "step 0", first_step=0, gaps=[0.1, 0.5],
+                                 growth_per_step=5.0),
+        },
+        "ablations": [closes, {"knob": "xla", "value": "on", "status": "failed",
+                               "reason": f"probe B xla=on failed: {HOSTILE}"}],
+        "causes": [
+            {"cause": "knob onednn: setting onednn=off in B makes the forward stage equal",
+             "stage": "forward", "evidence": closes},
+            {"cause": f"layer renamed {HOSTILE}", "stage": "forward", "evidence": {}},
+            {"cause": "release note 2.16.0 (Keras 3): Keras 3 becomes the default tf.keras.",
+             "stage": "forward", "evidence": note},
+        ],
+        "release_notes": [note, {**note, "release": "2.16.1", "text": "A note with a bad link.",
+                                 "source": "javascript:alert(1)"}],
+        "seconds": 61.5, "probes": 7,
+        "probe_timings": [{"probe": "A", "wall": 8.0}],
+    }

@@ -107,3 +107,32 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"tfrepro {__version__}"
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_explain_keeps_its_result_in_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    json_out: bool,
+) -> None:
+    from tfrepro import explain
+
+    from .report_store import explanation
+
+    def fake(base: object, a: str, b: str, *, seed: int, **kwargs: object) -> dict[str, object]:
+        return explanation(a=a, b=b, seed=seed)
+
+    monkeypatch.setattr(explain, "explain", fake)
+    argv = ["explain", "2.9", "tf=2.15,onednn=off", "--seed", "2", "--store", "st"]
+    assert cli.main(argv + (["--json"] if json_out else [])) == 0
+    out, err = capsys.readouterr()
+    note = 'saved in st: `tfrepro report --store st` shows it under "Where and why"'
+    assert note in (err if json_out else out) and note not in (out if json_out else err)
+    if json_out:
+        assert json.loads(out)["b"] == "tf=2.15,onednn=off"  # stdout stays pure JSON
+    else:
+        assert "First divergence: forward at dense_1" in out
+    store = Store(tmp_path / "st")
+    (kept,) = store.explanations()
+    store.close()
+    assert (kept["a"], kept["b"], kept["seed"]) == ("2.9", "tf=2.15,onednn=off", 2)
+    assert kept["stages"]["forward"]["max_abs"] == float("inf")

@@ -1,7 +1,8 @@
 """The HTML report in a real browser: headless Chromium (Debian's `chromium` package; .ci/run
 installs it) renders the page offline, and the rendered DOM is checked: every figure is there,
 no script element exists, and the hostile experiment name, environment variable value and
-traceback are visible as text. A screenshot is taken as a browser would show the page.
+traceback are visible as text; so is the stored explanation ("Where and why"). A screenshot is
+taken as a browser would show the page.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PIL import Image
 
 from tfrepro import cli
 
-from .report_store import HOSTILE, build
+from .report_store import HOSTILE, HOSTILE_GROUP, build
 
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -68,7 +69,8 @@ class Dom(HTMLParser):
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     out = root / "report.html"
-    assert cli.main(["report", "--store", str(build(root)), "--out", str(out)]) == 0
+    store = build(root, explained=True)
+    assert cli.main(["report", "--store", str(store), "--out", str(out)]) == 0
     return out
 
 
@@ -88,6 +90,24 @@ def test_rendered_dom_has_every_plot_and_the_hostile_strings_as_text(
     assert f"ValueError: bad layer {HOSTILE}" in [t.strip() for t in dom.texts("td")]  # reason
 
 
+def test_where_and_why_renders_with_its_first_divergence_and_causes(
+    page: Path, tmp_path: Path
+) -> None:
+    done = chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = Dom()
+    dom.feed(done.stdout)
+    assert "Where and why" in dom.texts("h2") and "Where and why" in dom.texts("a")
+    assert dom.tags.get("article", 0) == 1
+    assert HOSTILE_GROUP in dom.texts("code")  # the group label B, as typed
+    assert "First divergence: " in dom.texts("strong") and "dense_1" in dom.texts("code")
+    causes = [t.strip() for t in dom.texts("li")]
+    assert f"layer renamed {HOSTILE}" in causes
+    assert "knob onednn: setting onednn=off in B makes the forward stage equal" in causes
+    assert [t for t in dom.texts("li") if t in ("data", "forward", "trajectory")] == [
+        "data", "forward", "trajectory"]  # the stage pipeline
+    assert "source" in dom.texts("a") and dom.tags.get("script", 0) == 0
+
+
 def test_screenshot_shows_a_rendered_page(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,2400", "--hide-scrollbars",
@@ -99,3 +119,4 @@ def test_screenshot_shows_a_rendered_page(page: Path, tmp_path: Path) -> None:
         colours = {c for _, c in im.convert("RGB").getcolors(maxcolors=1 << 20) or []}
     assert len(colours) > 500
     assert (198, 40, 40) in colours  # #c62828, the "different" pill
+    assert (238, 250, 241) in colours  # #eefaf1, stages of the pipeline that agree

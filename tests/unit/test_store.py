@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterator
@@ -211,3 +212,53 @@ def test_runs_come_back_with_their_spec(store: Store) -> None:
     assert runs[0]["name"] == "exp <b>" and runs[0]["spec"]["margin"] == 0.01
     assert runs[0]["finished"] is not None and runs[1]["finished"] is None
     assert runs[1]["command"] == "tfrepro run a.toml --rerun"
+
+
+def test_explanations_round_trip_with_inf_as_strict_json(store: Store) -> None:
+    result = {
+        "a": "2.9", "b": "tf=2.15,onednn=off", "seed": 3,
+        "stages": {"forward": {"max_abs": math.inf, "tolerance": 0.0, "where": "dense"},
+                   "loss": {"max_abs": -math.inf, "a": math.nan}},
+        "ablations": [{"knob": "threads", "value": 0, "gap_before": math.inf}],
+        "causes": [{"cause": "x → y <b>", "stage": "forward", "evidence": {"pair": (1, 2)}}],
+    }
+    rid = store.put_explanation(result)
+    (text,) = store.conn.execute("SELECT result FROM explanations WHERE id=?", (rid,)).fetchone()
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"not strict JSON: {name}")
+
+    json.loads(text, parse_constant=no_constants)  # no Infinity / NaN tokens
+    (back,) = store.explanations()
+    assert back["id"] == rid and back["created"].endswith("Z")
+    assert back["stages"]["forward"] == {"max_abs": math.inf, "tolerance": 0.0, "where": "dense"}
+    assert back["stages"]["loss"]["max_abs"] == -math.inf
+    assert math.isnan(back["stages"]["loss"]["a"])
+    assert back["ablations"] == [{"knob": "threads", "value": 0, "gap_before": math.inf}]
+    assert back["causes"][0] == {"cause": "x → y <b>", "stage": "forward",
+                                 "evidence": {"pair": [1, 2]}}
+    assert (back["a"], back["b"], back["seed"]) == ("2.9", "tf=2.15,onednn=off", 3)
+
+
+def test_explanations_keep_the_latest_per_pair_and_seed_newest_first(store: Store) -> None:
+    first = store.put_explanation({"a": "2.9", "b": "2.15", "seed": 0, "n": 1})
+    other_seed = store.put_explanation({"a": "2.9", "b": "2.15", "seed": 1, "n": 2})
+    again = store.put_explanation({"a": "2.9", "b": "2.15", "seed": 0, "n": 3})
+    swapped = store.put_explanation({"a": "2.15", "b": "2.9", "seed": 0, "n": 4})
+    got = store.explanations()
+    assert [(e["id"], e["n"]) for e in got] == [(swapped, 4), (again, 3), (other_seed, 2)]
+    assert first not in [e["id"] for e in got]
+    assert store.conn.execute("SELECT COUNT(*) FROM explanations").fetchone() == (4,)
+
+
+def test_a_store_from_before_explanations_gets_the_table(tmp_path: Path) -> None:
+    Store(tmp_path / "st").close()
+    conn = sqlite3.connect(tmp_path / "st" / "tfrepro.sqlite")
+    conn.execute("DROP TABLE explanations")  # as a store written by an older tfrepro
+    conn.commit()
+    conn.close()
+    s = Store(tmp_path / "st", create=False)
+    assert s.explanations() == []
+    s.put_explanation({"a": "2.9", "b": "2.15", "seed": 0})
+    assert [e["a"] for e in s.explanations()] == ["2.9"]
+    s.close()

@@ -35,6 +35,7 @@ class ReportData:
     metrics: list[str]
     reference: str | None = None  # the group loss gaps are drawn against
     runs: list[dict[str, Any]] = field(default_factory=list)  # that recorded these cells
+    explanations: list[dict[str, Any]] = field(default_factory=list)  # Store.explanations()
 
     @property
     def failed(self) -> list[Cell]:
@@ -60,7 +61,11 @@ def collect(
     (margin: --margin, else the spec's, else the analysis' default)."""
     cells = store.cells(all_attempts=by == "attempt")  # attempts are the groups
     if not cells:
-        raise UsageError(f"the store at '{store.root}' has no cells yet: run `tfrepro run` first")
+        kept = len(store.explanations())
+        also = f" (only {kept} explanation(s), shown next to the cells)" if kept else ""
+        raise UsageError(
+            f"the store at '{store.root}' has no cells yet{also}: run `tfrepro run` first"
+        )
     groups.check_axis(cells, by)
     members = groups.group_cells(cells, by)
     summaries = {s["label"]: s for s in groups.group_summary(cells, by)}
@@ -81,6 +86,7 @@ def collect(
     runs = [r for r in store.runs() if r["id"] in used]
     return ReportData(
         title=_title(runs), store=str(store.root), by=by, runs=runs,
+        explanations=store.explanations(),
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         cells=cells, groups=grouped, comparisons=rows, metrics=names,
         reference=baseline or (ok_labels[0] if ok_labels else None),

@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from tfrepro import __version__
-from tfrepro.report import plots
+from tfrepro.report import explanations, plots
 from tfrepro.report.collect import Group, ReportData
 from tfrepro.report.envdiff import env_diff
 from tfrepro.report.output import write_text
@@ -223,6 +223,7 @@ def context(data: ReportData) -> dict[str, Any]:
         "failed": failed,
         "runs": data.runs,
         "spec": _spec_rows(data.runs[-1]["spec"]) if data.runs else [],
+        "explanations": explanations.explanations(data.explanations),
     }
 
 
