@@ -337,8 +337,9 @@ def _causes(
     if stages["data"]["diverged"]:
         causes.append(
             {
-                "cause": "the two cells received different data or batch order "
-                "(a setup problem, not TensorFlow)",
+                "cause": "the two cells trained on different data or batch order "
+                "(a setup problem, not TensorFlow: check code that prepares or edits "
+                "ctx.data)",
                 "stage": "data",
                 "evidence": {},
             }

@@ -63,6 +63,7 @@ def test_identical_releases_say_none(tmp_path: Path, env_cache: Path) -> None:
 @pytest.mark.parametrize(
     ("variant", "stage", "where"),
     [
+        ("data", "data", "data"),
         ("init", "init", "hidden"),
         ("config", "config", "epsilon"),
         ("forward", "forward", "scale"),

@@ -168,7 +168,10 @@ def compare_probes(
     tol = dict(tol or {})
     names = [str(n) for n in a_arrays.get("weight_names", [])]
     out: dict[str, dict[str, Any]] = {}
-    same_data = a.get("data_sha256") == b.get("data_sha256") and np.array_equal(
+    def used(p: dict[str, Any]) -> Any:  # as the model left ctx.data; older probes: as sent
+        return p.get("data_sha256_used", p.get("data_sha256"))
+
+    same_data = used(a) == used(b) and np.array_equal(
         a_arrays["batch_index"], b_arrays["batch_index"]
     )
     out["data"] = {

@@ -94,6 +94,9 @@ def setup(job, events, result, arrays):
         if getattr(model, "optimizer", None) is None:
             ctx.compile(model)
     result["timings"]["build"] = round(time.time() - t0, 4)
+    # the data as training will see it: model code that edits ctx.data (a setup bug when it
+    # depends on the environment) shows here, while data_sha256 stays what the host sent
+    result["data_sha256_used"] = data_sha256(ctx.data)
     init = _weights(model)
     arrays["weight_names"] = np.array(_weight_names(model))
     for i, w in enumerate(init):
