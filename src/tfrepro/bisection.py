@@ -3,8 +3,10 @@
 Each probe is an ordinary run of the experiment on one release (cells go to the store, so a
 bisection resumes, and a later linear scan reuses them). Criterion `bitwise`: the probe is
 good when every seed's final weights equal the good release's. Criterion `metric`: the
-compare verdict between the good release and the probe on one metric (equivalent or equal →
-good, different → bad, inconclusive → the search stops and says so).
+compare verdicts between the good release and the probe on one metric, or on every final
+metric (all equivalent or equal → good, any different → bad). When compare's power analysis
+says more seeds would settle an inconclusive probe, seeds are added to both releases (up to
+`max_seeds`) and the probe is judged again; still inconclusive → the search stops and says so.
 """
 
 from __future__ import annotations
@@ -23,22 +25,68 @@ from tfrepro.spec import Spec
 from tfrepro.store import Store
 
 
-def _release_spec(base: Spec, version: str) -> Spec:
+def with_matrix(base: Spec, **matrix: Any) -> Spec:
+    """The spec with some matrix entries replaced (tf=[...], seeds=[...])."""
     raw = base.model_dump(mode="json", exclude={"base_dir"})
-    raw["matrix"]["tf"] = [version]
+    raw["matrix"].update(matrix)
     return spec_mod.from_dict(raw, origin="bisect", base_dir=base.base_dir)
 
 
 def _run_release(
     base: Spec, version: str, opts: workflow.Options, reporter: workflow.Reporter
 ) -> list[dict[str, Any]]:
-    planned = workflow.make_plan(_release_spec(base, version), opts)
+    planned = workflow.make_plan(with_matrix(base, tf=[version]), opts)
     ids = set(workflow.execute(planned, opts, reporter))
     store = Store(opts.store, create=False)
     try:
         return [c for c in store.cells(with_loss=False) if c["id"] in ids]
     finally:
         store.close()
+
+
+def _ok(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in cells if c["status"] == "ok"]
+
+
+def _why_not(cells: list[dict[str, Any]]) -> str:
+    reasons = sorted({str(c.get("reason")) for c in cells}) or ["nothing ran"]
+    return "; ".join(reasons)[:300]
+
+
+_GOOD = {"bitwise-identical": "good", "numerically-equal": "good", "equivalent": "good",
+         "different": "bad"}
+
+
+def _metric_verdict(
+    cells: list[dict[str, Any]], metric: str | None, margin: float | None
+) -> tuple[str, dict[str, Any]]:
+    """good / bad / inconclusive from compare's verdicts of the good release against the probe:
+    bad when any compared metric is `different`, good when all are equal or equivalent."""
+    rows = compare_cells(cells, by="tf_version", metrics=[metric] if metric else None,
+                         margin=margin)
+    verdicts = [_GOOD.get(r["verdict"], "inconclusive") for r in rows]
+    verdict = ("bad" if "bad" in verdicts else
+               "good" if verdicts and all(v == "good" for v in verdicts) else "inconclusive")
+    needed = [r["seeds_needed"] for r in rows if r["seeds_needed"]]
+    return verdict, {
+        "compare_verdicts": {r["metric"]: r["verdict"] for r in rows},
+        "diff": {r["metric"]: r["diff"] for r in rows},
+        "p_adjusted": {r["metric"]: r["p_adjusted"] for r in rows},
+        "seeds_needed": max(needed) if needed and verdict == "inconclusive" else None,
+    }
+
+
+def candidates(good: str, bad: str) -> list[str]:
+    """Every release from --good to --bad (patches included), good first; UsageError when
+    either names no single known release or both name the same one."""
+    cat = catalogue.load()
+    g, b = _single(cat, good, "--good"), _single(cat, bad, "--bad")
+    if g.version == b.version:
+        raise UsageError("--good and --bad name the same release; give two different releases")
+    releases = cat.between(g, b)
+    if g.key > b.key:
+        releases.reverse()  # a regression fixed later: search from good towards bad all the same
+    return [r.version for r in releases]
 
 
 def bisect(
@@ -51,60 +99,47 @@ def bisect(
     margin: float | None,
     opts: workflow.Options,
     reporter: workflow.Reporter,
+    max_seeds: int = 20,
 ) -> dict[str, Any]:
-    cat = catalogue.load()
-    g, b = _single(cat, good, "--good"), _single(cat, bad, "--bad")
-    if g.version == b.version:
-        raise UsageError("--good and --bad name the same release; give two different releases")
-    releases = cat.between(g, b)
-    if g.key > b.key:
-        releases.reverse()  # a regression fixed later: search from good towards bad all the same
-    versions = [r.version for r in releases]
-    reference = _run_release(base, g.version, opts, reporter)
-    ok_ref = [c for c in reference if c["status"] == "ok"]
-    if not ok_ref:
-        raise UsageError(
-            f"no cell of the good release {g.version} finished ok: "
-            f"{reference[0]['reason'] if reference else 'nothing ran'}"
-        )
+    versions = candidates(good, bad)
+    g, b = versions[0], versions[-1]
+    seeds = list(base.matrix.seeds)
+    ran = _run_release(base, g, opts, reporter)
+    reference = _ok(ran)
+    if not reference:
+        raise UsageError(f"no cell of the good release {g} finished ok: {_why_not(ran)}")
 
     def judge(version: str) -> tuple[str, dict[str, Any]]:
-        cells = _run_release(base, version, opts, reporter)
-        ok = [c for c in cells if c["status"] == "ok"]
+        nonlocal base, reference
+        ran = _run_release(base, version, opts, reporter)
+        ok = _ok(ran)
         if not ok:
-            return "inconclusive", {
-                "reason": "no cell finished ok: "
-                + "; ".join(sorted({str(c["reason"]) for c in cells}))[:300]
-            }
+            return "inconclusive", {"reason": "no cell finished ok: " + _why_not(ran)}
         if criterion == "bitwise":
-            ref = {c["seed"]: c["final_weights_sha256"] for c in ok_ref}
+            ref = {c["seed"]: c["final_weights_sha256"] for c in reference}
             same = [ref.get(c["seed"]) == c["final_weights_sha256"] for c in ok]
             return ("good" if all(same) else "bad"), {
                 "seeds_identical": sum(same),
                 "seeds": len(same),
             }
-        rows = compare_cells(
-            ok_ref + ok, by="tf_version", metrics=[metric] if metric else None, margin=margin
-        )
-        row = rows[0]
-        verdict = {
-            "bitwise-identical": "good",
-            "numerically-equal": "good",
-            "equivalent": "good",
-            "different": "bad",
-        }.get(row["verdict"], "inconclusive")
-        return verdict, {
-            "compare_verdict": row["verdict"],
-            "metric": row["metric"],
-            "diff": row["diff"],
-            "p_adjusted": row["p_adjusted"],
-            "seeds_needed": row["seeds_needed"],
-        }
+        while True:
+            verdict, evidence = _metric_verdict(reference + ok, metric, margin)
+            wanted = min(int(evidence.get("seeds_needed") or 0), max_seeds)
+            if verdict != "inconclusive" or wanted <= len(base.matrix.seeds):
+                evidence["seeds"] = len(base.matrix.seeds)
+                return verdict, evidence
+            # too few seeds for a verdict: add seeds to both releases (the store keeps the
+            # cells already run, so only the new seeds train) and judge again
+            more = [x for x in range(max(seeds) + 1 + wanted) if x not in seeds]
+            seeds.extend(more[: wanted - len(seeds)])
+            base = with_matrix(base, seeds=seeds)
+            reference = _ok(_run_release(base, g, opts, reporter))
+            ok = _ok(_run_release(base, version, opts, reporter))
 
     result = bisection.search(versions, judge)
     result.update(
-        good=g.version,
-        bad=b.version,
+        good=g,
+        bad=b,
         criterion=criterion,
         candidates=len(versions),
         max_probes=bisection.max_probes(len(versions)),

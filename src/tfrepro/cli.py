@@ -222,6 +222,9 @@ def _parser() -> _Parser:
     bi.add_argument("--metric", help="metric for --criterion metric (default: every final metric)")
     bi.add_argument("--margin", type=_positive_float, help="equivalence margin (metric units)")
     bi.add_argument("--seeds", type=_seeds, help="seeds per probe (default 0; 0..4 for metric)")
+    bi.add_argument("--max-seeds", type=_positive_int, default=20,
+                    help="--criterion metric: add seeds up to this many when a probe is "
+                    "inconclusive (default 20)")
     bi.add_argument("--json", action="store_true")
     bi.add_argument("--jobs", type=_positive_int, default=1)
     store_arg(bi)
@@ -487,7 +490,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.store import Store
 
     store = Store(args.store, create=False)
-    cells = store.cells(all_attempts=args.by == "attempt")
+    cells = load.cells(store, args.by)
     margin = args.margin if args.margin is not None else load.spec_margin(store, cells)
     store.close()
     metrics = [m.strip() for arg in args.metric or [] for m in arg.split(",") if m.strip()]
@@ -570,22 +573,23 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from tfrepro import bisection
-    from tfrepro import spec as spec_mod
     from tfrepro.report.progress import RichReporter
     from tfrepro.workflow import Options
 
+    bisection.candidates(args.good, args.bad)  # bad releases fail before anything is shown
     base = bisection.spec_or_default(args.spec)
     seeds = args.seeds or ([0] if args.criterion == "bitwise" else list(range(5)))
-    raw = base.model_dump(mode="json", exclude={"base_dir"})
-    raw["matrix"]["seeds"] = seeds
-    base = spec_mod.from_dict(raw, origin="bisect", base_dir=base.base_dir)
+    if args.max_seeds < len(seeds):
+        raise UsageError(f"--max-seeds {args.max_seeds} is fewer than the {len(seeds)} seeds "
+                         "given: raise --max-seeds or pass fewer --seeds")
+    base = bisection.with_matrix(base, seeds=seeds)
     opts = Options(store=args.store, jobs=args.jobs, python=args.python, cache=args.cache,
                    timeout=args.timeout, command="tfrepro bisect")
     out = console if not args.json else Console(stderr=True)
     with RichReporter(out) as reporter:
         result = bisection.bisect(base, args.good, args.bad, criterion=args.criterion,
                                   metric=args.metric, margin=args.margin, opts=opts,
-                                  reporter=reporter)
+                                  reporter=reporter, max_seeds=args.max_seeds)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=1, default=str) + "\n")
         return 0

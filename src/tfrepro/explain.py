@@ -92,6 +92,13 @@ class Probe:
     arrays: dict[str, np.ndarray]
 
 
+def _plan_one(spec: Spec, opts: Options) -> Planned:
+    planned = make_plan(spec, opts)
+    if len(planned.cells) != 1:
+        raise UsageError(f"a group must name exactly one cell, got {len(planned.cells)}")
+    return planned
+
+
 class _Prober:
     def __init__(self, opts: Options, steps: int) -> None:
         self.opts = opts
@@ -102,12 +109,6 @@ class _Prober:
         self.scratch.mkdir(exist_ok=True)
         self.count = 0
         self.timings: list[dict[str, Any]] = []
-
-    def plan(self, spec: Spec) -> Planned:
-        planned = make_plan(spec, self.opts)
-        if len(planned.cells) != 1:
-            raise UsageError(f"a group must name exactly one cell, got {len(planned.cells)}")
-        return planned
 
     def run(self, label: str, planned: Planned, source: Probe | None) -> Probe:
         cell = planned.cells[0]
@@ -200,10 +201,10 @@ def explain(
     say = progress or (lambda msg: None)
     start = time.monotonic()
     ga, gb = parse_group(a_text), parse_group(b_text)
+    spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
+    plan_a, plan_b = _plan_one(spec_a, opts), _plan_one(spec_b, opts)  # errors before the store
     prober = _Prober(opts, steps)
     try:
-        spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
-        plan_a, plan_b = prober.plan(spec_a), prober.plan(spec_b)
         say(f"probe A: {plan_a.cells[0].describe()}")
         a = prober.run("A", plan_a, None)
         say("probe A again (rerun: measures the tolerances)")
@@ -272,7 +273,8 @@ def _ablate(
 ) -> dict[str, Any]:
     group = {**gb, knob: str(value).lower()}
     try:
-        flipped = prober.run(f"B {knob}={value}", prober.plan(side_spec(base, group, seed)), a)
+        planned = _plan_one(side_spec(base, group, seed), prober.opts)
+        flipped = prober.run(f"B {knob}={value}", planned, a)
     except ExplainError as exc:
         return {"knob": knob, "value": value, "status": "failed", "reason": str(exc)}
     stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays, tol)

@@ -244,6 +244,19 @@ CASES: dict[str, Case] = {
     "envs build unknown release": Case(
         ("envs", "build", "--tf", "2.99", "--cache", "c"), ("'2.99'",)
     ),
+    # --- bisect and explain ------------------------------------------------------------------
+    "bisect unknown release": Case(("bisect", "--good", "2.99", "--bad", "2.11"), ("'2.99'",)),
+    "bisect same release": Case(("bisect", "--good", "2.9", "--bad", "2.9"), ("same release",)),
+    "bisect without --bad": Case(("bisect", "--good", "2.9"), ("--bad",)),
+    "bisect unknown criterion": Case(
+        ("bisect", "--good", "2.9", "--bad", "2.11", "--criterion", "loss"), ("'loss'",)
+    ),
+    "bisect max-seeds below seeds": Case(
+        ("bisect", "--good", "2.9", "--bad", "2.11", "--criterion", "metric", "--seeds", "0,1,2",
+         "--max-seeds", "2"), ("--max-seeds 2", "3 seeds"),
+    ),
+    "explain negative seed": Case(("explain", "2.9", "2.15", "--seed", "-1"), ("--seed",)),
+    "explain unknown release": Case(("explain", "2.9", "2.99"), ("'2.99'",)),
     "unknown subcommand": Case(("frobnicate",), ("'frobnicate'",)),
     "versions unknown flag": Case(("versions", "--bogus"), ("--bogus",)),
 }

@@ -10,6 +10,7 @@ import pytest
 
 from tfrepro.analysis import load
 from tfrepro.analysis.compare import compare_cells
+from tfrepro.errors import UsageError
 from tfrepro.runner.tfrepro_guest.hashing import data_sha256
 from tfrepro.store import Store
 
@@ -66,3 +67,15 @@ def test_spec_margin_is_the_newest_run_s(store: Store) -> None:
     assert load.spec_margin(store, store.cells()) is None
     record(store, "2.16.2", 9, 0.9, margin=0.01)
     assert load.spec_margin(store, store.cells()) == 0.01
+
+
+def test_by_attempt_takes_only_the_rerun_cells(store: Store) -> None:
+    assert load.cells(store, "tf_version") == store.cells()
+    with pytest.raises(UsageError, match="no cell was run more than once"):
+        load.cells(store, "attempt")
+    record(store, "2.15.1", 1, 0.91)  # a rerun of one cell: a second attempt
+    got = load.cells(store, "attempt")
+    assert sorted((c["tf_version"], c["seed"], c["attempt"]) for c in got) == [
+        ("2.15.1", 1, 1), ("2.15.1", 1, 2)]
+    (row,) = compare_cells(got, by="attempt", metrics=["accuracy"])
+    assert row["diff"] == pytest.approx(0.0)  # the other releases no longer blur the means

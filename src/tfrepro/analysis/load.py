@@ -30,6 +30,22 @@ def _npz(path: str | Path) -> Any:
         return None
 
 
+def cells(store: Store, by: str) -> list[Cell]:
+    """The cells to group `by` an axis: the latest attempt of each cell; for `attempt`, every
+    attempt of the cells recorded more than once (comparing a cell with its own reruns)."""
+    if by != "attempt":
+        return store.cells()
+    every = store.cells(all_attempts=True)
+    times = Counter(c["id"] for c in every)
+    rerun = [c for c in every if times[c["id"]] > 1]
+    if every and not rerun:
+        raise UsageError(
+            "--by attempt compares reruns, and no cell was run more than once: "
+            "rerun some with `tfrepro run ... --rerun`"
+        )
+    return rerun
+
+
 def predictions(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
     """Test-split predictions by cell key (compare.cell_key); cells whose arrays file is missing
     or has no predictions are left out (churn then covers the others)."""

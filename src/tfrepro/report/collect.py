@@ -59,7 +59,7 @@ def collect(
 ) -> ReportData:
     """Cells of the store, grouped along `by`, with the analysis' summaries and verdicts
     (margin: --margin, else the spec's, else the analysis' default)."""
-    cells = store.cells(all_attempts=by == "attempt")  # attempts are the groups
+    cells = load.cells(store, by)  # for `attempt`: every attempt of the rerun cells
     if not cells:
         kept = len(store.explanations())
         also = f" (only {kept} explanation(s), shown next to the cells)" if kept else ""
