@@ -74,12 +74,16 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_rendered_dom_has_every_plot_and_the_hostile_strings_as_text(
-    page: Path, tmp_path: Path
-) -> None:
-    done = chromium(tmp_path, "--dump-dom", page.as_uri())
-    dom = Dom()
-    dom.feed(done.stdout)
+@pytest.fixture(scope="module")
+def dom(page: Path, tmp_path_factory: pytest.TempPathFactory) -> Dom:
+    """The page as Chromium rendered it (its DOM after layout, not the HTML file)."""
+    done = chromium(tmp_path_factory.mktemp("dom"), "--dump-dom", page.as_uri())
+    parsed = Dom()
+    parsed.feed(done.stdout)
+    return parsed
+
+
+def test_rendered_dom_has_every_plot_and_the_hostile_strings_as_text(dom: Dom) -> None:
     assert dom.svg_plots == ["loss-curves", "loss-gaps", "metric-distributions",
                              "churn-matrix", "per-class-shifts"]
     assert dom.tags.get("script", 0) == 0  # nothing was injected, and the page has none
@@ -90,12 +94,7 @@ def test_rendered_dom_has_every_plot_and_the_hostile_strings_as_text(
     assert f"ValueError: bad layer {HOSTILE}" in [t.strip() for t in dom.texts("td")]  # reason
 
 
-def test_where_and_why_renders_with_its_first_divergence_and_causes(
-    page: Path, tmp_path: Path
-) -> None:
-    done = chromium(tmp_path, "--dump-dom", page.as_uri())
-    dom = Dom()
-    dom.feed(done.stdout)
+def test_where_and_why_renders_with_its_first_divergence_and_causes(dom: Dom) -> None:
     assert "Where and why" in dom.texts("h2") and "Where and why" in dom.texts("a")
     assert dom.tags.get("article", 0) == 1
     assert HOSTILE_GROUP in dom.texts("code")  # the group label B, as typed
