@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def test_explain_keeps_its_result_in_the_store(
 ) -> None:
     from tfrepro import explain
 
-    from .report_store import explanation
+    from .report_store import HOSTILE, explanation
 
     def fake(base: object, a: str, b: str, *, seed: int, **kwargs: object) -> dict[str, object]:
         return explanation(a=a, b=b, seed=seed)
@@ -131,6 +132,10 @@ def test_explain_keeps_its_result_in_the_store(
         assert json.loads(out)["b"] == "tf=2.15,onednn=off"  # stdout stays pure JSON
     else:
         assert "First divergence: forward at dense_1" in out
+        assert "forward: B vs A per layer" in out  # the per-layer table, with its ULPs
+        assert re.search(r"│ dense\s+│ no\s+│\s+6e-08 │\s+1e-07 │\s+2 │", out)
+        assert "1. [forward] knob onednn" in out  # the stage tag is text, not markup
+        assert f"layer renamed {HOSTILE}" in out
     store = Store(tmp_path / "st")
     (kept,) = store.explanations()
     store.close()

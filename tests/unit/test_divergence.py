@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tfrepro.analysis import divergence
 
@@ -68,3 +69,28 @@ def test_init_comes_before_a_later_trajectory_gap() -> None:
     assert _first(b) == {"stage": "init", "layer": "dense/kernel"}
     assert _first({"trajectory": _steps(0.31)}) == {
         "stage": "trajectory", "layer": "step 2"}
+
+
+def test_max_ulp_counts_float32_steps_at_the_arrays_precision() -> None:
+    one, two = np.float32(1.0), np.float32(2.0)
+    a = np.array([one, two, -0.0, np.inf, np.nan], np.float32)
+    b = a.copy()
+    b[0], b[2] = np.nextafter(one, two), 0.0  # one float32 step; -0 and +0 are equal
+    assert divergence.max_ulp(a, b) == 1.0
+    b[1] = two + 3 * np.spacing(two)
+    assert divergence.max_ulp(a, b) == 3.0
+    b[4] = 1.0  # NaN against a number
+    assert divergence.max_ulp(a, b) == float("inf")
+    assert divergence.max_ulp(np.arange(3), np.arange(3)) is None  # integers have no ULP
+    assert divergence.max_ulp(a, a.astype(np.float64)) is None
+
+
+def test_forward_stage_reports_the_worst_ulp_of_its_layers() -> None:
+    a, a_arrays = _probe()
+    fwd = a_arrays["fwd_0"].copy()
+    fwd[0, 0] = np.nextafter(fwd[0, 0], np.float32(1))
+    fwd[1, 1] += 2 * np.spacing(fwd[1, 1])
+    b, b_arrays = _probe(fwd_0=fwd)
+    forward = divergence.compare_probes(a, a_arrays, b, b_arrays)["forward"]
+    assert forward["max_ulp"] == 2.0 and forward["items"][0]["max_ulp"] == 2.0
+    assert forward["max_abs"] == pytest.approx(2 * float(np.spacing(np.float32(0.25))))

@@ -65,6 +65,7 @@ def array_diffs(
                 "bitwise": bool(np.array_equal(x, y)),
                 "max_abs": float(d.max()) if d.size else 0.0,
                 "max_rel": float((d / scale).max()) if d.size else 0.0,
+                "max_ulp": max_ulp(x, y),
             }
         )
     if len(a) != len(b):
@@ -79,6 +80,22 @@ def array_diffs(
             }
         )
     return out
+
+
+def max_ulp(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Largest difference in units in the last place: |x - y| over the spacing of the larger
+    magnitude, at the arrays' own float precision (float32 outputs count float32 ULPs); None
+    for integer arrays or mixed precisions. Two NaNs agree; a NaN against a number is inf."""
+    if x.dtype != y.dtype or not np.issubdtype(x.dtype, np.floating) or x.size == 0:
+        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        big = np.maximum(np.abs(x), np.abs(y))
+        ulps = np.abs(x.astype(np.float64) - y.astype(np.float64)) / np.spacing(big).astype(
+            np.float64
+        )
+    ulps = np.where(x == y, 0.0, ulps)  # also ±0 and equal infinities
+    ulps = np.where(np.isnan(x) & np.isnan(y), 0.0, np.where(np.isnan(ulps), np.inf, ulps))
+    return float(ulps.max())
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -131,9 +148,11 @@ def _worst(diffs: list[dict[str, Any]]) -> float:
 def _stage(diffs: list[dict[str, Any]], tolerance: float) -> dict[str, Any]:
     worst = _worst(diffs)
     first = next((d["name"] for d in diffs if d["max_abs"] > tolerance), None)
+    ulps = [d["max_ulp"] for d in diffs if d.get("max_ulp") is not None]
     return {
         "bitwise": all(d["bitwise"] for d in diffs),
         "max_abs": worst,
+        "max_ulp": max(ulps, default=None),
         "tolerance": tolerance,
         "diverged": worst > tolerance,
         "where": first,

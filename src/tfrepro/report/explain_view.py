@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from tfrepro.report.explanations import fmt
 
-def _num(x: Any) -> str:
-    if isinstance(x, float):
-        if math.isinf(x):
-            return "∞"
-        return "0" if x == 0 else f"{x:.3g}"
-    return str(x)
+_NUMERIC = ("forward", "gradient", "optimizer")  # stages measured per layer or variable
+
+
+def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
+    """Per layer (forward) or per variable (gradient, optimizer): the stage's numbers."""
+    table = Table(title=f"{name}: B vs A per {'layer' if name == 'forward' else 'variable'}",
+                  title_justify="left")
+    for col in ("name", "bitwise", "max |B−A|", "max rel", "max ULP"):
+        table.add_column(col, justify="left" if col in ("name", "bitwise") else "right")
+    items = stage.get("items") or []
+    for item in items[:20]:
+        table.add_row(escape(str(item["name"])), "yes" if item["bitwise"] else "[red]no[/]",
+                      fmt(item["max_abs"]), fmt(item.get("max_rel")), fmt(item.get("max_ulp")))
+    if len(items) > 20:
+        table.add_row(f"… {len(items) - 20} more (--json has all)", "", "", "", "")
+    console.print(table)
 
 
 def render(console: Console, result: dict[str, Any]) -> None:
@@ -27,7 +38,7 @@ def render(console: Console, result: dict[str, Any]) -> None:
             highlight=False,
         )
     first = result["first_divergence"]
-    where = f" at [bold]{first['layer']}[/]" if first.get("layer") else ""
+    where = f" at [bold]{escape(str(first['layer']))}[/]" if first.get("layer") else ""
     console.print(
         f"\nFirst divergence: [bold red]{first['stage']}[/]{where}"
         + (
@@ -39,7 +50,7 @@ def render(console: Console, result: dict[str, Any]) -> None:
     table = Table(
         title="Stages (B vs A; tolerance = difference between two runs of A)", title_justify="left"
     )
-    for col in ("stage", "diverged", "bitwise", "max |B−A|", "tolerance", "where"):
+    for col in ("stage", "diverged", "bitwise", "max |B−A|", "max ULP", "tolerance", "where"):
         table.add_column(col)
     for name, s in result["stages"].items():
         mark = "[red]yes[/]" if s["diverged"] else "[green]no[/]"
@@ -52,11 +63,15 @@ def render(console: Console, result: dict[str, Any]) -> None:
             name,
             mark,
             "yes" if s["bitwise"] else "no",
-            _num(s["max_abs"]),
-            _num(s["tolerance"]),
-            where,
+            fmt(s["max_abs"]),
+            fmt(s.get("max_ulp")),
+            fmt(s["tolerance"]),
+            escape(where),
         )
     console.print(table)
+    numeric = [n for n in _NUMERIC if result["stages"].get(n, {}).get("diverged")]
+    if numeric:  # the first diverging stage that has layers or variables, in detail
+        _items(console, numeric[0], result["stages"][numeric[0]])
     if result["ablations"]:
         abl = Table(title="Knob ablation in B", title_justify="left")
         for col in ("knob", "first divergence then", "gap before", "gap after", "closes it"):
@@ -68,20 +83,21 @@ def render(console: Console, result: dict[str, Any]) -> None:
                     f"[red]{ab['status']}[/]",
                     "",
                     "",
-                    ab.get("reason", "")[:60],
+                    escape(ab.get("reason", "")[:60]),
                 )
                 continue
             abl.add_row(
                 f"{ab['knob']}={ab['value']}",
                 ab["first_after_transplant"],
-                _num(ab["gap_before"]),
-                _num(ab["gap_after"]),
+                fmt(ab["gap_before"]),
+                fmt(ab["gap_after"]),
                 "[green]yes[/]" if ab["closes"] else "no",
             )
         console.print(abl)
     console.print("\n[bold]Causes, most likely first[/]")
     for i, c in enumerate(result["causes"][:12], 1):
-        console.print(f"{i:>2}. [{c['stage']}] {c['cause']}", highlight=False, soft_wrap=True)
+        console.print(f"{i:>2}. [{c['stage']}] {c['cause']}", highlight=False, soft_wrap=True,
+                      markup=False)  # causes quote layer names and errors as they are
     if not result["causes"]:
         console.print("   none found: the two groups are identical at every stage")
     console.print(f"\n[dim]{result['probes']} probes, {result['seconds']} s[/]")

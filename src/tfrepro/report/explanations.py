@@ -82,6 +82,7 @@ def _stages(result: dict[str, Any]) -> list[dict[str, Any]]:
             "first": name == first,
             # config counts changed settings; the others measure a numeric difference
             "max_abs": f"{changed} changed" if config else fmt(s.get("max_abs")),
+            "max_ulp": "" if config or name in ("data", "loss") else fmt(s.get("max_ulp")),
             "tolerance": "" if config or name == "data" else fmt(s.get("tolerance")),
             "where": _where(name, s),
         })
