@@ -217,22 +217,17 @@ def explain(
         numeric = divergence.first_numeric_divergence(stages)
         ablations = []
         if ablate and numeric != "none":
+            flips_a = dict(_flips(a.cell))
             for knob, value in _flips(b.cell):
                 say(f"ablation: B with {knob}={value}")
-                ablations.append(
-                    _ablate(
-                        prober,
-                        base,
-                        gb,
-                        seed,
-                        knob,
-                        value,
-                        a,
-                        numeric,
-                        stages[numeric]["max_abs"],
-                        tol,
-                    )
-                )
+                flip = _Flip(knob, value, numeric, stages[numeric]["max_abs"], tol)
+                row = _ablate(prober, base, seed, flip, gb, a)
+                ablations.append(row)
+                if (row["status"] == "ok" and not row["closes"] and knob in flips_a
+                        and a.cell.knobs.get(knob) != value):
+                    # B alone did not close it: does the same setting on both sides?
+                    say(f"ablation: A and B with {knob}={value}")
+                    ablations.append(_ablate(prober, base, seed, flip, gb, a, ga))
     finally:
         prober.store.close()
         shutil.rmtree(prober.scratch, ignore_errors=True)
@@ -259,36 +254,49 @@ def explain(
     }
 
 
+@dataclass
+class _Flip:
+    knob: str
+    value: Any
+    stage: str  # the first numeric stage that diverged without the flip
+    gap: float  # its max |B-A| without the flip
+    tol: dict[str, float]
+
+
 def _ablate(
     prober: _Prober,
     base: Spec,
-    gb: dict[str, str],
     seed: int,
-    knob: str,
-    value: Any,
+    flip: _Flip,
+    gb: dict[str, str],
     a: Probe,
-    stage: str,
-    gap: float,
-    tol: dict[str, float],
+    ga: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    group = {**gb, knob: str(value).lower()}
+    """B with the knob flipped, from A's weights and gradients; with `ga`, A is flipped too
+    (probed afresh) and B starts from that flipped A."""
+    setting = str(flip.value).lower()
+    row: dict[str, Any] = {"knob": flip.knob, "value": flip.value, "side": "both" if ga else "B"}
     try:
-        planned = _plan_one(side_spec(base, group, seed), prober.opts)
-        flipped = prober.run(f"B {knob}={value}", planned, a)
+        if ga is not None:
+            planned_a = _plan_one(side_spec(base, {**ga, flip.knob: setting}, seed), prober.opts)
+            a = prober.run(f"A {flip.knob}={flip.value}", planned_a, None)
+        planned = _plan_one(side_spec(base, {**gb, flip.knob: setting}, seed), prober.opts)
+        flipped = prober.run(f"B {flip.knob}={flip.value}", planned, a)
     except ExplainError as exc:
-        return {"knob": knob, "value": value, "status": "failed", "reason": str(exc)}
-    stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays, tol)
+        return {**row, "status": "failed", "reason": str(exc)}
+    stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays,
+                                       flip.tol)
     now = divergence.first_numeric_divergence(stages)
     order = ("forward", "loss", "gradient", "optimizer", "trajectory", "none")
+    after = stages[flip.stage]["max_abs"]
     return {
-        "knob": knob,
-        "value": value,
+        **row,
         "status": "ok",
         "first_after_transplant": now,
-        "closes": order.index(now) > order.index(stage),
-        "gap_before": gap,
-        "gap_after": stages[stage]["max_abs"],
-        "shrinks": stages[stage]["max_abs"] < gap,
+        "closes": order.index(now) > order.index(flip.stage),
+        "gap_before": flip.gap,
+        "gap_after": after,
+        "shrinks": after < flip.gap,
     }
 
 
@@ -306,6 +314,9 @@ def _describe(p: Probe) -> dict[str, Any]:
     }
 
 
+_SIDE = {"B": "in B", "both": "in A and B"}
+
+
 def _causes(
     a: Probe,
     b: Probe,
@@ -320,8 +331,8 @@ def _causes(
         if ab.get("status") == "ok" and ab["closes"]:
             causes.append(
                 {
-                    "cause": f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} in B "
-                    f"makes the {numeric} stage equal",
+                    "cause": f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} "
+                    f"{_SIDE[ab.get('side', 'B')]} makes the {numeric} stage equal",
                     "stage": numeric,
                     "evidence": ab,
                 }
@@ -330,8 +341,8 @@ def _causes(
         if ab.get("status") == "ok" and not ab["closes"] and ab["shrinks"]:
             causes.append(
                 {
-                    "cause": f"knob {ab['knob']}: {ab['knob']}={ab['value']} shrinks the "
-                    f"{numeric} gap",
+                    "cause": f"knob {ab['knob']}: {ab['knob']}={ab['value']} "
+                    f"{_SIDE[ab.get('side', 'B')]} shrinks the {numeric} gap",
                     "stage": numeric,
                     "evidence": ab,
                 }

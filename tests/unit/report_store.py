@@ -155,7 +155,10 @@ def explanation(a: str = "2.16", b: str = HOSTILE_GROUP, seed: int = 0) -> dict[
             "trajectory": _stage(True, 0.5, "step 0", first_step=0, gaps=[0.1, 0.5],
                                  growth_per_step=5.0),
         },
-        "ablations": [closes, {"knob": "xla", "value": "on", "status": "failed",
+        "ablations": [closes, {**closes, "knob": "threads", "value": 0, "side": "both",
+                               "first_after_transplant": "forward", "closes": False,
+                               "gap_after": 1e-7},
+                      {"knob": "xla", "value": "on", "status": "failed",
                                "reason": f"probe B xla=on failed: {HOSTILE}"}],
         "causes": [
             {"cause": "knob onednn: setting onednn=off in B makes the forward stage equal",

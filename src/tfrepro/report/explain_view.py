@@ -10,6 +10,7 @@ from rich.table import Table
 
 from tfrepro.report.explanations import fmt
 
+_SIDES = {"B": "B", "both": "A and B"}
 _NUMERIC = ("forward", "gradient", "optimizer")  # stages measured per layer or variable
 
 
@@ -73,13 +74,16 @@ def render(console: Console, result: dict[str, Any]) -> None:
     if numeric:  # the first diverging stage that has layers or variables, in detail
         _items(console, numeric[0], result["stages"][numeric[0]])
     if result["ablations"]:
-        abl = Table(title="Knob ablation in B", title_justify="left")
-        for col in ("knob", "first divergence then", "gap before", "gap after", "closes it"):
+        abl = Table(title="Knob ablation (B from A's weights and gradients, knob flipped)",
+                    title_justify="left")
+        for col in ("knob", "in", "first divergence then", "gap before", "gap after",
+                    "closes it"):
             abl.add_column(col)
         for ab in result["ablations"]:
             if ab["status"] != "ok":
                 abl.add_row(
                     f"{ab['knob']}={ab['value']}",
+                    _SIDES[ab.get("side", "B")],
                     f"[red]{ab['status']}[/]",
                     "",
                     "",
@@ -88,6 +92,7 @@ def render(console: Console, result: dict[str, Any]) -> None:
                 continue
             abl.add_row(
                 f"{ab['knob']}={ab['value']}",
+                _SIDES[ab.get("side", "B")],
                 ab["first_after_transplant"],
                 fmt(ab["gap_before"]),
                 fmt(ab["gap_after"]),

@@ -95,6 +95,7 @@ def _ablations(result: dict[str, Any]) -> list[dict[str, Any]]:
         ok = ab.get("status") == "ok"
         rows.append({
             "flip": f"{ab.get('knob')}={ab.get('value')}",
+            "side": "A and B" if ab.get("side") == "both" else "B",
             "ok": ok,
             "then": ab.get("first_after_transplant") if ok else ab.get("status", "failed"),
             "before": fmt(ab.get("gap_before")) if ok else "",
