@@ -166,7 +166,9 @@ def _parser() -> _Parser:
     x.add_argument("spec", nargs="?", type=Path, help="experiment spec (default: built-in MLP)")
     x.add_argument("--seed", type=int, default=0, help="seed of the cells compared (default 0)")
     x.add_argument("--steps", type=_positive_int, default=20, help="lockstep steps (default 20)")
-    x.add_argument("--no-ablation", action="store_true", help="skip the knob flips in B")
+    x.add_argument("--no-ablation", action="store_true", help="skip the knob flips")
+    x.add_argument("--knobs", help="flip only these knobs, comma-separated (default: every one "
+                   "that applies: onednn, legacy_keras, optimizer_impl, xla, threads)")
     x.add_argument("--json", action="store_true")
     store_arg(x)
     x.add_argument("--cache", type=Path)
@@ -450,23 +452,26 @@ def _envs_build(args: argparse.Namespace, console: Console, root: Path) -> int:
 
 
 def cmd_explain(args: argparse.Namespace, console: Console) -> int:
-    from tfrepro import explain
-    from tfrepro import spec as spec_mod
+    from tfrepro import bisection, explain
     from tfrepro.report.explain_view import render
     from tfrepro.store import Store
     from tfrepro.workflow import Options
 
     if args.seed < 0:
         raise UsageError(f"--seed must be non-negative, got {args.seed}")
-    if args.spec is None:
-        base = spec_mod.from_dict({}, origin="command line", base_dir=Path.cwd())
-    else:
-        base = spec_mod.load(args.spec)
+    knobs = None
+    if args.knobs is not None:
+        knobs = [k.strip() for k in args.knobs.split(",") if k.strip()]
+        unknown = [k for k in knobs if k not in explain.ABLATION_KNOBS]
+        if unknown or not knobs:
+            raise UsageError(f"--knobs: {', '.join(unknown) or 'nothing'} is not a knob explain "
+                             f"can flip; choose from {', '.join(explain.ABLATION_KNOBS)}")
+    base = bisection.spec_or_default(args.spec)
     opts = Options(store=args.store, python=args.python, cache=args.cache, timeout=args.timeout)
     err = Console(stderr=True)
     with err.status("explaining") as status:
         result = explain.explain(base, args.a, args.b, seed=args.seed, steps=args.steps,
-                                 opts=opts, ablate=not args.no_ablation,
+                                 opts=opts, ablate=not args.no_ablation, knobs=knobs,
                                  progress=lambda msg: status.update(msg))
     store = Store(args.store)
     try:

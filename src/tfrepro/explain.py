@@ -170,6 +170,9 @@ _FLIPS: dict[str, Any] = {
 }
 
 
+ABLATION_KNOBS = tuple(_FLIPS)
+
+
 def _flips(cell: Cell) -> list[tuple[str, Any]]:
     """Knob flips worth trying in B on its release."""
     v = version_key(cell.tf_version)
@@ -196,8 +199,11 @@ def explain(
     steps: int,
     opts: Options,
     ablate: bool = True,
+    knobs: list[str] | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
+    """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
+    flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
     start = time.monotonic()
     ga, gb = parse_group(a_text), parse_group(b_text)
@@ -219,6 +225,8 @@ def explain(
         if ablate and numeric != "none":
             flips_a = dict(_flips(a.cell))
             for knob, value in _flips(b.cell):
+                if knobs is not None and knob not in knobs:
+                    continue
                 say(f"ablation: B with {knob}={value}")
                 flip = _Flip(knob, value, numeric, stages[numeric]["max_abs"], tol)
                 row = _ablate(prober, base, seed, flip, gb, a)

@@ -257,6 +257,9 @@ CASES: dict[str, Case] = {
     ),
     "explain negative seed": Case(("explain", "2.9", "2.15", "--seed", "-1"), ("--seed",)),
     "explain unknown release": Case(("explain", "2.9", "2.99"), ("'2.99'",)),
+    "explain unknown knob to flip": Case(
+        ("explain", "2.9", "2.15", "--knobs", "onednn,turbo"), ("--knobs", "turbo", "onednn")
+    ),
     "unknown subcommand": Case(("frobnicate",), ("'frobnicate'",)),
     "versions unknown flag": Case(("versions", "--bogus"), ("--bogus",)),
 }
