@@ -25,12 +25,13 @@ def main() -> None:
     parser.add_argument("--a", default="2.9")
     parser.add_argument("--b", default="2.15")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--ablation", action="store_true", help="include the knob flips in B")
+    parser.add_argument("--ablation", action="store_true", help="include the knob flips")
+    parser.add_argument("--jobs", type=int, default=2, help="flips probed at once (CLI default)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/explain.json"))
     args = parser.parse_args()
     base = spec_mod.from_dict({}, base_dir=Path.cwd())
     with tempfile.TemporaryDirectory() as tmp:
-        opts = Options(store=Path(tmp) / "store")
+        opts = Options(store=Path(tmp) / "store", jobs=args.jobs)
         # warm-up: builds the environments if needed (not timed)
         explain.explain(base, args.a, args.b, seed=0, steps=2, opts=opts, ablate=False)
         start = time.monotonic()
@@ -45,6 +46,7 @@ def main() -> None:
         "b": args.b,
         "steps": args.steps,
         "ablation": args.ablation,
+        "jobs": args.jobs,
         "probes": result["probes"],
         "explain_wall_s": round(wall, 2),
         "tf_import_a_s": by_probe["A"]["import"],

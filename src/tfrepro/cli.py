@@ -167,6 +167,8 @@ def _parser() -> _Parser:
     x.add_argument("--seed", type=int, default=0, help="seed of the cells compared (default 0)")
     x.add_argument("--steps", type=_positive_int, default=20, help="lockstep steps (default 20)")
     x.add_argument("--no-ablation", action="store_true", help="skip the knob flips")
+    x.add_argument("--jobs", type=_positive_int, default=2,
+                   help="knob flips probed in parallel (default 2)")
     x.add_argument("--knobs", help="flip only these knobs, comma-separated (default: every one "
                    "that applies: onednn, legacy_keras, optimizer_impl, xla, threads)")
     x.add_argument("--json", action="store_true")
@@ -467,7 +469,8 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             raise UsageError(f"--knobs: {', '.join(unknown) or 'nothing'} is not a knob explain "
                              f"can flip; choose from {', '.join(explain.ABLATION_KNOBS)}")
     base = bisection.spec_or_default(args.spec)
-    opts = Options(store=args.store, python=args.python, cache=args.cache, timeout=args.timeout)
+    opts = Options(store=args.store, python=args.python, cache=args.cache, timeout=args.timeout,
+                   jobs=args.jobs)
     err = Console(stderr=True)
     with err.status("explaining") as status:
         result = explain.explain(base, args.a, args.b, seed=args.seed, steps=args.steps,

@@ -7,15 +7,22 @@ The per-epoch batch order is also computed here, from the cell's seed.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+import tfrepro
 from tfrepro.errors import SpecError
 from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
 from tfrepro.spec import DataSpec
 
+_PREPARATION = 1  # bump when the preparation below changes: cached datasets are then remade
 _SKLEARN = {
     "digits": "load_digits",
     "breast_cancer": "load_breast_cancer",
@@ -36,12 +43,15 @@ class Prepared:
         return int(self.arrays["x_train"].shape[0])
 
 
-def prepare(spec: DataSpec, path: Path | None = None) -> Prepared:
+def prepare(spec: DataSpec, path: Path | None = None, *, cache: Path | None = None) -> Prepared:
+    """The arrays every cell receives: a user .npz (`path`) or a built-in dataset; built-in
+    ones are kept under `cache`/datasets, keyed by the data spec and the scikit-learn and
+    numpy versions, so that later commands skip importing scikit-learn (~2 s)."""
     if path is not None:
         arrays = _from_npz(path)
     else:
         try:
-            arrays = _builtin(spec)
+            arrays = _cached(spec, cache) if cache is not None else _builtin(spec)
         except ValueError as exc:
             # scikit-learn refuses impossible settings (too many classes for the features,
             # a test split smaller than the number of classes, ...)
@@ -55,6 +65,26 @@ def prepare(spec: DataSpec, path: Path | None = None) -> Prepared:
     return Prepared(
         arrays, data_sha256(arrays), "classification" if classification else "regression", n_classes
     )
+
+
+def _cached(spec: DataSpec, cache: Path) -> dict[str, np.ndarray]:
+    from importlib.metadata import version
+
+    key = json.dumps([_PREPARATION, tfrepro.__version__, spec.model_dump(mode="json"),
+                      version("scikit-learn"), np.__version__], sort_keys=True)
+    path = cache / "datasets" / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: np.asarray(z[k]) for k in DATA_KEYS}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        pass  # not there yet, or unreadable: prepare it again
+    arrays = _builtin(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    tmp.replace(path)  # atomic: a reader sees the whole file or none
+    return arrays
 
 
 def _builtin(spec: DataSpec) -> dict[str, np.ndarray]:

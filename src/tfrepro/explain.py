@@ -9,8 +9,10 @@ the two releases. Every probe is one short run of the runner in "probe" mode.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -109,8 +111,10 @@ class _Prober:
         self.scratch.mkdir(exist_ok=True)
         self.count = 0
         self.timings: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
 
     def run(self, label: str, planned: Planned, source: Probe | None) -> Probe:
+        """One probe in the cell's environment (thread-safe: ablations run several at once)."""
         cell = planned.cells[0]
         env = provision.ensure(cell.env, self.root)
         data_path = save_npz(self.store, planned.data.arrays)
@@ -134,11 +138,14 @@ class _Prober:
         job["probe"] = {"steps": self.steps}
         if source is not None:
             source_arrays = self.scratch / f"source-{source.cell.id}.npz"
-            np.savez(source_arrays, **source.arrays)  # type: ignore[arg-type]
+            with self.lock:  # the same source for several flips: written once
+                if not source_arrays.exists():
+                    np.savez(source_arrays, **source.arrays)  # type: ignore[arg-type]
             job["probe"].update(weights_path=str(source_arrays), grads_path=str(source_arrays))
-        self.count += 1
+        with self.lock:
+            self.count += 1
+            work = self.scratch / f"{self.count}-{cell.id}"
         start = time.monotonic()
-        work = self.scratch / f"{self.count}-{cell.id}"
         outcome = cellrun.run_cell(cell, job, env.python, work, planned.spec.timeout)
         if outcome.status != "ok":
             raise ExplainError(
@@ -221,21 +228,27 @@ def explain(
         stages = divergence.compare_probes(a.result, a.arrays, b.result, b.arrays, tol)
         first = divergence.first_divergence(stages)
         numeric = divergence.first_numeric_divergence(stages)
-        ablations = []
+        ablations: list[dict[str, Any]] = []
         if ablate and numeric != "none":
             flips_a = dict(_flips(a.cell))
-            for knob, value in _flips(b.cell):
-                if knobs is not None and knob not in knobs:
-                    continue
+            gap = stages[numeric]["max_abs"]
+
+            def flip_one(knob: str, value: Any) -> list[dict[str, Any]]:
                 say(f"ablation: B with {knob}={value}")
-                flip = _Flip(knob, value, numeric, stages[numeric]["max_abs"], tol)
+                flip = _Flip(knob, value, numeric, gap, tol)
                 row = _ablate(prober, base, seed, flip, gb, a)
-                ablations.append(row)
                 if (row["status"] == "ok" and not row["closes"] and knob in flips_a
                         and a.cell.knobs.get(knob) != value):
                     # B alone did not close it: does the same setting on both sides?
                     say(f"ablation: A and B with {knob}={value}")
-                    ablations.append(_ablate(prober, base, seed, flip, gb, a, ga))
+                    return [row, _ablate(prober, base, seed, flip, gb, a, ga)]
+                return [row]
+
+            wanted = [(k, v) for k, v in _flips(b.cell) if knobs is None or k in knobs]
+            # the flips are independent probes (subprocesses): run up to `jobs` at once
+            with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
+                for rows in pool.map(lambda kv: flip_one(*kv), wanted):
+                    ablations.extend(rows)
     finally:
         prober.store.close()
         shutil.rmtree(prober.scratch, ignore_errors=True)
@@ -287,9 +300,10 @@ def _ablate(
     try:
         if ga is not None:
             planned_a = _plan_one(side_spec(base, {**ga, flip.knob: setting}, seed), prober.opts)
-            a = prober.run(f"A {flip.knob}={flip.value}", planned_a, None)
+            a = prober.run(f"A {flip.knob}={flip.value} (both)", planned_a, None)
         planned = _plan_one(side_spec(base, {**gb, flip.knob: setting}, seed), prober.opts)
-        flipped = prober.run(f"B {flip.knob}={flip.value}", planned, a)
+        both = " (both)" if ga is not None else ""
+        flipped = prober.run(f"B {flip.knob}={flip.value}{both}", planned, a)
     except ExplainError as exc:
         return {**row, "status": "failed", "reason": str(exc)}
     stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays,

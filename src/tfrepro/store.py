@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -150,7 +151,7 @@ class Store:
         target = self.artifact_path(sha, suffix)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             if move:
                 shutil.move(str(path), tmp)
             else:

@@ -69,7 +69,8 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
     forced = interpreters.explicit(opts.python) if opts.python else None
     available = interpreters.discover()
     preferred = (forced.minor if forced else None) or spec.matrix.python or _host_minor()
-    data = datasets.prepare(spec.data, spec.data_path())
+    cache = opts.cache or catalogue_mod.user_cache_dir()
+    data = datasets.prepare(spec.data, spec.data_path(), cache=cache)
     model_path = spec.model_path()
     cells = plan(
         spec,

@@ -29,6 +29,23 @@ def test_builtin_datasets_are_identical_bytes_every_time(name: str) -> None:
     assert a.task == "classification"
 
 
+def test_builtin_datasets_are_kept_in_the_cache_and_read_back(tmp_path: Path) -> None:
+    spec = DataSpec(name="iris", test_fraction=0.2)
+    fresh = datasets.prepare(spec)
+    first = datasets.prepare(spec, cache=tmp_path)
+    (kept,) = (tmp_path / "datasets").glob("iris-*.npz")
+    assert first.sha256 == fresh.sha256
+    # the next command reads the kept file (shown by changing it) ...
+    np.savez(kept, **{**fresh.arrays, "y_test": fresh.arrays["y_test"][::-1]})
+    assert datasets.prepare(spec, cache=tmp_path).sha256 != fresh.sha256
+    # ... other settings get their own file, and an unreadable one is made again
+    datasets.prepare(DataSpec(name="iris", test_fraction=0.3), cache=tmp_path)
+    assert len(list((tmp_path / "datasets").glob("iris-*.npz"))) == 2
+    kept.write_bytes(b"not a zip file")
+    assert datasets.prepare(spec, cache=tmp_path).sha256 == fresh.sha256
+    assert not list((tmp_path / "datasets").glob(".*.tmp"))  # written atomically
+
+
 def test_split_sizes_and_standardisation() -> None:
     p = datasets.prepare(DataSpec(name="iris", test_fraction=0.2))
     assert p.n_train == 120 and len(p.arrays["x_test"]) == 30

@@ -51,9 +51,16 @@ def _candidate_paths() -> list[str]:
         found = shutil.which(f"python3.{minor}")
         if found and "/shims/" not in found:
             seen.append(found)
+    # pyenv's shims are skipped (they run one pyenv version or fail); hiding them from uv's
+    # PATH too keeps it from starting each of them: ~1 s less for every command
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if "/shims" not in p
+    )
     try:
         done = process.uv(
-            ["python", "list", "--only-installed", "--output-format", "json"], timeout=30
+            ["python", "list", "--only-installed", "--output-format", "json"],
+            env={"PATH": path},
+            timeout=30,
         )
         if done.returncode == 0:
             for item in json.loads(done.stdout or "[]"):
