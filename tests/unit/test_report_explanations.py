@@ -60,7 +60,8 @@ def test_the_section_shows_the_first_divergence_stages_ablations_and_causes(
         f"layer renamed {ESCAPED}",
         "release note 2.16.0 (Keras 3): Keras 3 becomes the default tf.keras.",
     ]
-    assert '<td class="mono">onednn=off</td><td class="nowrap">B</td><td>none</td><td class="num">∞</td>' in part
+    assert ('<td class="mono">onednn=off</td><td class="nowrap">B</td><td>none</td>'
+            '<td class="num">∞</td>') in part
     assert '<td class="mono">threads=0</td><td class="nowrap">A and B</td><td>forward</td>' in part
     assert '<span class="yes-good">yes</span>' in part  # onednn=off closes the gap
     assert (f'<span class="status failed">failed</span></td><td colspan="3" class="label">'
