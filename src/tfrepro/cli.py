@@ -579,30 +579,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _probe_detail(p: dict[str, Any]) -> str:
-    """One bisect probe's evidence in words."""
-    if "compare_verdicts" in p:
-        parts = [f"{m} {v} (b − a {_signed(p['diff'].get(m))}, p Holm "
-                 f"{_short(p['p_adjusted'].get(m))})" for m, v in p["compare_verdicts"].items()]
-        if p.get("seeds_needed"):
-            parts.append(f"about {p['seeds_needed']} seeds would settle it")
-        return "; ".join(parts) + f"; {p['seeds']} seeds"
-    if "seeds_identical" in p:
-        return f"{p['seeds_identical']} of {p['seeds']} seeds bitwise identical to the good release"
-    return ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("release", "verdict"))
-
-
-def _signed(x: Any) -> str:
-    return f"{x:+.4f}" if isinstance(x, int | float) else "—"
-
-
-def _short(x: Any) -> str:
-    return f"{x:.3g}" if isinstance(x, int | float) else "—"
-
-
 def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from tfrepro import bisection
     from tfrepro.report.progress import RichReporter
+    from tfrepro.report.terminal import probe_detail
     from tfrepro.workflow import Options
 
     bisection.candidates(args.good, args.bad)  # bad releases fail before anything is shown
@@ -623,7 +603,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(json.dumps(result, indent=1, default=str) + "\n")
         return 0
     for p in result["probes"]:
-        console.print(f"probe {p['release']:<8} {p['verdict']:<12} {_probe_detail(p)}",
+        console.print(f"probe {p['release']:<8} {p['verdict']:<12} {probe_detail(p)}",
                       highlight=False, markup=False)
     if result["status"] == "found":
         console.print(f"\n[bold]first release that changes: {result['first_bad']}[/] "

@@ -140,3 +140,24 @@ def versions_table(console: Console, rows: list[dict[str, Any]], source: str) ->
             r["interpreter"] or "[red]none[/] — install Python " + r["pythons"][-1],
         )
     console.print(table)
+
+
+def probe_detail(p: dict[str, Any]) -> str:
+    """One bisect probe's evidence in words."""
+    if "compare_verdicts" in p:
+        parts = [f"{m} {v} (b − a {_signed(p['diff'].get(m))}, p Holm "
+                 f"{_short(p['p_adjusted'].get(m))})" for m, v in p["compare_verdicts"].items()]
+        if p.get("seeds_needed"):
+            parts.append(f"about {p['seeds_needed']} seeds would settle it")
+        return "; ".join(parts) + f"; {p['seeds']} seeds"
+    if "seeds_identical" in p:
+        return f"{p['seeds_identical']} of {p['seeds']} seeds bitwise identical to the good release"
+    return ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("release", "verdict"))
+
+
+def _signed(x: Any) -> str:
+    return f"{x:+.4f}" if isinstance(x, int | float) else "—"
+
+
+def _short(x: Any) -> str:
+    return f"{x:.3g}" if isinstance(x, int | float) else "—"
