@@ -310,6 +310,7 @@ def _run_spec(
 ) -> int:
     from tfrepro import spec as spec_mod
     from tfrepro import workflow
+    from tfrepro.envs.catalogue import version_key
     from tfrepro.report.progress import RichReporter
     from tfrepro.report.terminal import run_summary
     from tfrepro.store import Store
@@ -335,8 +336,19 @@ def _run_spec(
     cells = [c for c in store.cells(with_loss=False) if c["id"] in ids]
     store.close()
     run_summary(console, cells)
+    flag = "" if opts.store == Path(".tfrepro") else f" --store {opts.store}"
     console.print(f"store: {opts.store}  ({time.monotonic() - start:.0f} s)  — "
-                  f"list with `tfrepro cells --store {opts.store}`")
+                  f"list with `tfrepro cells{flag}`", highlight=False, markup=False)
+    releases = sorted({c["tf_version"] for c in cells}, key=version_key)
+    if len(releases) > 1:
+        hint = f"next: `tfrepro compare{flag}` (real or noise?), `tfrepro report{flag}` (HTML)"
+        settings = {json.dumps([c.get("knobs"), c.get("env_vars"), c.get("keras_pin")],
+                               sort_keys=True) for c in cells}
+        # explain rebuilds one cell per release from the spec alone: only hint where that works
+        if len(settings) == 1 and set(overrides) <= {"matrix.tf", "matrix.seeds"}:
+            where = f" {spec_path}" if spec_path else ""
+            hint += f", `tfrepro explain {releases[0]} {releases[-1]}{where}{flag}` (where, why)"
+        console.print(hint, highlight=False, markup=False, soft_wrap=True)  # copy-pasteable
     return 0
 
 
