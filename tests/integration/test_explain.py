@@ -113,6 +113,18 @@ def test_each_stage_triggered_on_purpose(
     assert where in r["first_divergence"]["layer"]
 
 
+def test_xla_shows_as_a_config_change_and_acts_in_training(
+    tmp_path: Path, env_cache: Path
+) -> None:
+    # measured: with jit_compile on, the forward pass, loss, gradients and one update from
+    # the same weights are unchanged; the compiled train step diverges within the trajectory
+    r = _explain(tmp_path, env_cache, "tf=2.15", "tf=2.15,xla=on")
+    assert r["first_divergence"] == {"stage": "config", "layer": "compile.jit_compile"}
+    assert r["stages"]["config"]["changed"] == [
+        {"key": "compile.jit_compile", "a": False, "b": True}]
+    assert r["first_after_transplant"] == "trajectory"
+
+
 def test_optimizer_stage_tf1_vs_keras_adam(tmp_path: Path, env_cache: Path) -> None:
     # same model, weights, gradients and compiled config; only the update rule differs
     r = _explain(tmp_path, env_cache, "2.15", "tf=2.15,optimizer_impl=tf1")

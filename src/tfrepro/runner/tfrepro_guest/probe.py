@@ -34,6 +34,23 @@ def _config(obj):
         return {"unavailable": "%s: %s" % (type(exc).__name__, exc)}
 
 
+def _setting(model, *names):
+    """A compile setting as this Keras keeps it (public property or private attribute)."""
+    for name in names:
+        try:
+            value = getattr(model, name)
+        except Exception:  # noqa: BLE001 - a property that raises before compile, etc.
+            continue
+        numpy = getattr(value, "numpy", None)  # tf.keras 2 keeps steps_per_execution in a Variable
+        if numpy is not None:
+            try:
+                value = numpy()
+            except Exception:  # noqa: BLE001
+                pass
+        return _jsonable(value)
+    return None
+
+
 def configs(model, loss):
     layers = []
     for layer in model.layers:
@@ -44,6 +61,14 @@ def configs(model, loss):
         "optimizer": {"class": type(model.optimizer).__name__,
                       "config": _config(model.optimizer)},
         "loss": getattr(loss, "__name__", None) or type(loss).__name__,
+        # the model's own compile settings: Keras 3 compiles with jit_compile="auto"
+        "compile": {
+            # unset (None, or absent as in 1.15) is the default: off, off, 1
+            "jit_compile": _setting(model, "jit_compile", "_jit_compile") or False,
+            "run_eagerly": _setting(model, "run_eagerly", "_run_eagerly") or False,
+            "steps_per_execution": _setting(model, "steps_per_execution",
+                                            "_steps_per_execution") or 1,
+        },
     }
 
 
