@@ -91,8 +91,7 @@ def candidates(good: str, bad: str) -> list[str]:
 
 def bisect(
     base: Spec,
-    good: str,
-    bad: str,
+    versions: list[str],
     *,
     criterion: str,
     metric: str | None,
@@ -101,7 +100,8 @@ def bisect(
     reporter: workflow.Reporter,
     max_seeds: int = 20,
 ) -> dict[str, Any]:
-    versions = candidates(good, bad)
+    """The first of `versions` (candidates(): good release first, bad last) that behaves
+    unlike the first."""
     g, b = versions[0], versions[-1]
     seeds = list(base.matrix.seeds)
     ran = _run_release(base, g, opts, reporter)

@@ -19,6 +19,7 @@ from tfrepro import __version__
 from tfrepro.errors import TfreproError, UsageError
 
 DEMO_SPEC = Path(__file__).with_name("demo") / "demo.toml"
+DEFAULT_STORE = Path(".tfrepro")  # the store commands use unless given --store
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,7 +90,7 @@ def _parser() -> _Parser:
 
     def store_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
-            "--store", type=Path, default=Path(".tfrepro"),
+            "--store", type=Path, default=DEFAULT_STORE,
             help="result store folder (default .tfrepro)"
         )
 
@@ -305,6 +306,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _store_flag(store: Path) -> str:
+    """What a suggested command needs to name this store: nothing for the default one."""
+    return "" if store == DEFAULT_STORE else f" --store {store}"
+
+
 def _run_spec(
     spec_path: Path | None, args: argparse.Namespace, console: Console, command: str
 ) -> int:
@@ -336,7 +342,7 @@ def _run_spec(
     cells = [c for c in store.cells(with_loss=False) if c["id"] in ids]
     store.close()
     run_summary(console, cells)
-    flag = "" if opts.store == Path(".tfrepro") else f" --store {opts.store}"
+    flag = _store_flag(opts.store)
     console.print(f"store: {opts.store}  ({time.monotonic() - start:.0f} s)  — "
                   f"list with `tfrepro cells{flag}`", highlight=False, markup=False)
     releases = sorted({c["tf_version"] for c in cells}, key=version_key)
@@ -497,7 +503,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(json.dumps(result, indent=1, default=str) + "\n")
     else:
         render(console, result)
-    flag = "" if args.store == Path(".tfrepro") else f" --store {args.store}"
+    flag = _store_flag(args.store)
     (err if args.json else console).print(
         f"saved in {args.store}: `tfrepro report{flag}` shows it under \"Where and why\"",
         highlight=False, markup=False)
@@ -597,7 +603,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report.terminal import probe_detail
     from tfrepro.workflow import Options
 
-    bisection.candidates(args.good, args.bad)  # bad releases fail before anything is shown
+    versions = bisection.candidates(args.good, args.bad)  # fails before anything is shown
     base = bisection.spec_or_default(args.spec)
     seeds = args.seeds or ([0] if args.criterion == "bitwise" else list(range(5)))
     if args.max_seeds < len(seeds):
@@ -608,7 +614,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
                    timeout=args.timeout, command="tfrepro bisect")
     out = console if not args.json else Console(stderr=True)
     with RichReporter(out) as reporter:
-        result = bisection.bisect(base, args.good, args.bad, criterion=args.criterion,
+        result = bisection.bisect(base, versions, criterion=args.criterion,
                                   metric=args.metric, margin=args.margin, opts=opts,
                                   reporter=reporter, max_seeds=args.max_seeds)
     if args.json:

@@ -7,6 +7,7 @@ The per-epoch batch order is also computed here, from the cell's seed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -79,11 +80,15 @@ def _cached(spec: DataSpec, cache: Path) -> dict[str, np.ndarray]:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         pass  # not there yet, or unreadable: prepare it again
     arrays = _builtin(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-    tmp.replace(path)  # atomic: a reader sees the whole file or none
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+        tmp.replace(path)  # atomic: a reader sees the whole file or none
+    except OSError:  # a cache that cannot be written only costs the speed-up
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return arrays
 
 

@@ -177,3 +177,10 @@ def test_batch_order_depends_only_on_the_seed() -> None:
 def test_batch_order_without_host_shuffle_is_the_identity() -> None:
     order = datasets.batch_order(7, 2, seed=1, shuffle="none")
     assert order.tolist() == [list(range(7))] * 2
+
+
+def test_a_cache_that_cannot_be_written_only_costs_the_speed_up(tmp_path: Path) -> None:
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    spec = DataSpec(name="iris")
+    assert datasets.prepare(spec, cache=blocked).sha256 == datasets.prepare(spec).sha256
