@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tfrepro import explain
 from tfrepro import spec as spec_mod
-from tfrepro.workflow import Options
+from tfrepro.tasks import explain
+from tfrepro.tasks.planning import Options
 
 
 def main() -> None:

@@ -22,10 +22,14 @@ from typing import Any
 import numpy as np
 
 import tfrepro
-from tfrepro import cellrun, datasets, process, workflow
+from tfrepro import datasets, process
 from tfrepro import spec as spec_mod
 from tfrepro.envs import provision
-from tfrepro.plan import Cell, EnvRequest
+from tfrepro.envs.request import EnvRequest
+from tfrepro.execute import cellrun
+from tfrepro.plan import Cell
+from tfrepro.tasks import planning
+from tfrepro.tasks import run as workflow
 
 BARE = Path(__file__).resolve().with_name("bare_keras.py")  # the baseline, a plain Keras script
 
@@ -61,9 +65,9 @@ def summary(xs: list[float]) -> dict[str, Any]:
 
 def run_library(spec_path: Path, store: Path) -> tuple[float, float, cellrun.Outcome]:
     """make_plan + execute in this process, into a fresh store (so that the cell really runs)."""
-    opts, rep = workflow.Options(store=store), Quiet()
+    opts, rep = planning.Options(store=store), Quiet()
     wall, cpu, _ = measure(lambda: workflow.execute(
-        workflow.make_plan(spec_mod.load(spec_path), opts), opts, rep))
+        planning.make_plan(spec_mod.load(spec_path), opts), opts, rep))
     if rep.outcome is None or rep.outcome.status != "ok":
         sys.exit(f"the tfrepro cell did not succeed: {rep.outcome and rep.outcome.reason}")
     return wall, cpu, rep.outcome
@@ -81,7 +85,7 @@ def bench_cell(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Any], Cel
     spec_path.write_text(f'name = "bench"\n[train]\nepochs = {args.epochs}\nbatch_size = 64\n'
                          f'[matrix]\ntf = ["{args.tf}"]\nseeds = [0]\n')
     spec = spec_mod.load(spec_path)
-    cell = workflow.make_plan(spec, workflow.Options(store=tmp / "unused")).cells[0]
+    cell = planning.make_plan(spec, planning.Options(store=tmp / "unused")).cells[0]
     data = datasets.prepare(spec.data, spec.data_path())
     np.savez(tmp / "data.npz", **data.arrays)
     cfg = {"data": str(tmp / "data.npz"), "threads": cell.knobs["threads"], "seed": cell.seed,

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import tfrepro
-from tfrepro.errors import SpecError
+from tfrepro import files
+from tfrepro.errors import FileWriteError, SpecError
 from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
 from tfrepro.spec import DataSpec
 
@@ -80,15 +79,8 @@ def _cached(spec: DataSpec, cache: Path) -> dict[str, np.ndarray]:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         pass  # not there yet, or unreadable: prepare it again
     arrays = _builtin(spec)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-        tmp.replace(path)  # atomic: a reader sees the whole file or none
-    except OSError:  # a cache that cannot be written only costs the speed-up
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    with contextlib.suppress(FileWriteError):  # a cache that cannot be written only costs time
+        files.write_with(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
     return arrays
 
 

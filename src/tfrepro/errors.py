@@ -46,3 +46,14 @@ class CatalogueError(TfreproError):
 
 class ExplainError(TfreproError):
     """A probe of `tfrepro explain` could not run (the cell fails in that environment)."""
+
+
+class FileWriteError(TfreproError):
+    """A file tfrepro writes (report, baseline, artifact, cache entry) could not be written."""
+
+    def __init__(self, path: object, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        super().__init__(
+            f"cannot write '{path}': {reason}; choose another path or make its folder writable"
+        )
+        self.path = path

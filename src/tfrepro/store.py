@@ -10,17 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 import sqlite3
-import threading
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from tfrepro import files
 from tfrepro.errors import StoreError
+from tfrepro.record import FINISHED, JSON_FIELDS, RESULT_FIELDS, CellRecord, CellResult
 
 SCHEMA_VERSION = "2"
 _SCHEMA = """
@@ -57,9 +59,6 @@ CREATE TABLE IF NOT EXISTS explanations (
 );
 """
 
-# Statuses that count as finished for resume; "timeout" and "failed" are retried with
-# --retry-failed, everything with --rerun.
-DONE = ("ok", "diverged", "failed", "timeout")
 
 
 def _now() -> str:
@@ -124,6 +123,12 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         try:
@@ -150,14 +155,18 @@ class Store:
         sha = h.hexdigest()
         target = self.artifact_path(sha, suffix)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            if move:
-                shutil.move(str(path), tmp)
-            else:
-                shutil.copyfile(path, tmp)
-            tmp.replace(target)
+            files.place(path, target, move=move)
         return sha
+
+    def put_arrays(self, arrays: dict[str, np.ndarray]) -> Path:
+        """Keep numpy arrays as an .npz artifact; returns its path."""
+        with tempfile.NamedTemporaryFile(suffix=".npz", dir=self.root, delete=False) as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+            staged = Path(f.name)
+        try:
+            return self.artifact_path(self.put_artifact(staged, move=True))
+        finally:
+            staged.unlink(missing_ok=True)
 
     def artifact_path(self, sha: str, suffix: str = ".npz") -> Path:
         return self.root / "artifacts" / sha[:2] / f"{sha}{suffix}"
@@ -194,8 +203,11 @@ class Store:
             )
 
     # --- results -------------------------------------------------------------------------------
-    def finished(self, cell_ids: Iterable[str], statuses: tuple[str, ...] = DONE) -> set[str]:
+    def finished(
+        self, cell_ids: Iterable[str], statuses: Iterable[str] = FINISHED
+    ) -> set[str]:
         ids = list(cell_ids)
+        statuses = tuple(statuses)
         found: set[str] = set()
         marks = ",".join("?" * len(statuses))
         for i in range(0, len(ids), 500):
@@ -208,49 +220,10 @@ class Store:
             found.update(r[0] for r in rows)
         return found
 
-    def record(self, row: dict[str, Any], losses: list[float]) -> int:
+    def record(self, row: CellResult, losses: list[float]) -> int:
         """Insert one cell result and its per-step losses in a single transaction."""
-        cols = [
-            "cell_id",
-            "run_id",
-            "experiment",
-            "tf_version",
-            "python_version",
-            "keras_version",
-            "numpy_version",
-            "keras_pin",
-            "seed",
-            "knobs",
-            "env_vars",
-            "env_name",
-            "status",
-            "reason",
-            "traceback",
-            "data_sha256",
-            "init_weights_sha256",
-            "final_weights_sha256",
-            "metrics",
-            "epoch_metrics",
-            "timings",
-            "fingerprint",
-            "knobs_applied",
-            "optimizer_class",
-            "logs",
-            "arrays",
-            "peak_memory_mb",
-            "wall_seconds",
-        ]
-        json_cols = {
-            "knobs",
-            "env_vars",
-            "metrics",
-            "epoch_metrics",
-            "timings",
-            "fingerprint",
-            "knobs_applied",
-            "logs",
-        }
-        values = [json.dumps(row.get(c)) if c in json_cols else row.get(c) for c in cols]
+        cols = RESULT_FIELDS
+        values = [json.dumps(row.get(c)) if c in JSON_FIELDS else row.get(c) for c in cols]
         with self._tx() as c:
             (attempt,) = c.execute(
                 "SELECT COALESCE(MAX(attempt), 0) + 1 FROM results WHERE cell_id=?",
@@ -268,8 +241,9 @@ class Store:
             )
         return rid
 
-    def cells(self, *, all_attempts: bool = False, with_loss: bool = True) -> list[dict[str, Any]]:
-        """One dict per cell: its latest attempt (or every attempt); the `cells --json` contract."""
+    def cells(self, *, all_attempts: bool = False, with_loss: bool = True) -> list[CellRecord]:
+        """One record per cell: its latest attempt (or every attempt); the `cells --json`
+        contract."""
         where = (
             ""
             if all_attempts
@@ -283,61 +257,66 @@ class Store:
             f"ON e.name = r.env_name {where} ORDER BY r.id"
         )
         names = [d[0] for d in rows.description]
-        out = []
+        out: list[CellRecord] = []
+        result_ids: list[int] = []
         for values in rows.fetchall():
-            r = dict(zip(names, values, strict=True))
-            fingerprint = json.loads(r["fingerprint"] or "null") or {}
-            fingerprint["packages"] = json.loads(r["env_lock"] or "[]")
-            fingerprint["environment"] = r["env_name"]
-            cell = {
-                "id": r["cell_id"],
-                "attempt": r["attempt"],
-                "run_id": r["run_id"],
-                "experiment": r["experiment"],
-                "tf_version": r["tf_version"],
-                "keras_version": r["keras_version"],
-                "numpy_version": r["numpy_version"],
-                "python_version": r["python_version"],
-                "keras_pin": r["keras_pin"],
-                "seed": r["seed"],
-                "knobs": json.loads(r["knobs"]),
-                "env_vars": dict(json.loads(r["env_vars"])),
-                "status": r["status"],
-                "reason": r["reason"],
-                "traceback": r["traceback"],
-                "data_sha256": r["data_sha256"],
-                "init_weights_sha256": r["init_weights_sha256"],
-                "final_weights_sha256": r["final_weights_sha256"],
-                "metrics": json.loads(r["metrics"] or "null") or {},
-                "epoch_metrics": json.loads(r["epoch_metrics"] or "null") or [],
-                "timings": json.loads(r["timings"] or "null") or {},
-                "knobs_applied": json.loads(r["knobs_applied"] or "null") or {},
-                "optimizer_class": r["optimizer_class"],
-                "logs": json.loads(r["logs"] or "null") or {},
-                "peak_memory_mb": r["peak_memory_mb"],
-                "wall_seconds": r["wall_seconds"],
-                "arrays": str(self.artifact_path(r["arrays"])) if r["arrays"] else None,
-                "fingerprint": fingerprint,
-                "finished": r["finished"],
-                "_result_id": r["id"],
-            }
-            out.append(cell)
+            out.append(self._read(dict(zip(names, values, strict=True))))
+            result_ids.append(values[names.index("id")])
         if with_loss:
-            self._attach_losses(out)
-        for cell in out:
-            cell.pop("_result_id")
+            self._attach_losses(out, result_ids)
         return out
 
-    def _attach_losses(self, cells: list[dict[str, Any]]) -> None:
-        by_id = {c["_result_id"]: c for c in cells}
-        for c in cells:
-            c["loss"] = []
+    def _read(self, r: dict[str, Any]) -> CellRecord:
+        """A `results` row (joined with its env's lock) as a CellRecord."""
+        field: dict[str, Any] = {}
+        for name in RESULT_FIELDS:
+            value = r[name]
+            field[name] = json.loads(value) if name in JSON_FIELDS and value else value
+        fingerprint = field["fingerprint"] or {}
+        fingerprint["packages"] = json.loads(r["env_lock"] or "[]")
+        fingerprint["environment"] = r["env_name"]
+        return CellRecord(
+            id=r["cell_id"],
+            attempt=r["attempt"],
+            run_id=field["run_id"],
+            experiment=field["experiment"],
+            tf_version=field["tf_version"],
+            keras_version=field["keras_version"],
+            numpy_version=field["numpy_version"],
+            python_version=field["python_version"],
+            keras_pin=field["keras_pin"],
+            seed=field["seed"],
+            knobs=field["knobs"],
+            env_vars=dict(field["env_vars"] or []),
+            status=field["status"],
+            reason=field["reason"],
+            traceback=field["traceback"],
+            data_sha256=field["data_sha256"],
+            init_weights_sha256=field["init_weights_sha256"],
+            final_weights_sha256=field["final_weights_sha256"],
+            metrics=field["metrics"] or {},
+            epoch_metrics=field["epoch_metrics"] or [],
+            timings=field["timings"] or {},
+            knobs_applied=field["knobs_applied"] or {},
+            optimizer_class=field["optimizer_class"],
+            logs=field["logs"] or {},
+            peak_memory_mb=field["peak_memory_mb"],
+            wall_seconds=field["wall_seconds"],
+            arrays=str(self.artifact_path(field["arrays"])) if field["arrays"] else None,
+            fingerprint=fingerprint,
+            finished=r["finished"],
+        )
+
+    def _attach_losses(self, cells: list[CellRecord], result_ids: list[int]) -> None:
+        by_id: dict[int, list[float | None]] = {}
+        for cell, rid in zip(cells, result_ids, strict=True):
+            cell["loss"] = by_id[rid] = []
         for rid, loss in self.conn.execute(
             "SELECT result_id, loss FROM steps ORDER BY result_id, step"
         ):
-            cell = by_id.get(rid)
-            if cell is not None:
-                cell["loss"].append(loss)
+            losses = by_id.get(rid)
+            if losses is not None:
+                losses.append(loss)
 
     # --- explanations ----------------------------------------------------------------------
     def put_explanation(self, result: dict[str, Any]) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tfrepro import __version__, cli
+from tfrepro.cli import parser
 from tfrepro.store import Store
 
 
@@ -53,9 +54,9 @@ def test_demo_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_seed_ranges_and_lists() -> None:
-    assert cli._seeds("0..3") == [0, 1, 2, 3]
-    assert cli._seeds("5, 1,2..3") == [5, 1, 2, 3]
-    assert cli._seeds("7") == [7]
+    assert parser.seeds("0..3") == [0, 1, 2, 3]
+    assert parser.seeds("5, 1,2..3") == [5, 1, 2, 3]
+    assert parser.seeds("7") == [7]
 
 
 def test_cells_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +116,7 @@ def test_explain_keeps_its_result_in_the_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     json_out: bool,
 ) -> None:
-    from tfrepro import explain
+    from tfrepro.tasks import explain
 
     from .report_store import HOSTILE, explanation
 

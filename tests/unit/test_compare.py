@@ -12,16 +12,41 @@ import pytest
 from scipy.stats import binomtest
 
 from tfrepro.analysis import stats
-from tfrepro.analysis.compare import VERDICTS, compare_cells
+from tfrepro.analysis.compare import compare_cells
 from tfrepro.analysis.groups import group_summary
+from tfrepro.analysis.ladder import LADDER
 from tfrepro.errors import UsageError
 
 from .synthetic import cell, groups, normal
 
-REQUIRED = {"a", "b", "metric", "verdict", "diff", "ci_low", "ci_high", "p_value", "p_adjusted",
-            "tost_p", "noise_floor", "churn", "seeds_needed", "mean_a", "std_a", "n_a", "mean_b",
-            "std_b", "n_b", "effect_size", "churn_within", "mannwhitney_p", "per_class",
-            "trajectory", "margin", "alpha"}
+REQUIRED = {
+    "a",
+    "b",
+    "metric",
+    "verdict",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "tost_p",
+    "noise_floor",
+    "churn",
+    "seeds_needed",
+    "mean_a",
+    "std_a",
+    "n_a",
+    "mean_b",
+    "std_b",
+    "n_b",
+    "effect_size",
+    "churn_within",
+    "mannwhitney_p",
+    "per_class",
+    "trajectory",
+    "margin",
+    "alpha",
+}
 
 
 def one(rows: list[dict], metric: str = "accuracy") -> dict:
@@ -35,14 +60,15 @@ def test_rows_have_the_documented_keys_and_are_plain_json() -> None:
     assert [r["metric"] for r in rows] == ["accuracy", "loss"]
     for r in rows:
         assert r.keys() >= REQUIRED
-        assert r["verdict"] in VERDICTS
+        assert r["verdict"] in LADDER
         assert (r["a"], r["b"]) == ("2.15.1", "2.16.2")
     json.dumps(rows, allow_nan=False)  # no numpy scalars, no NaN
 
 
 def test_bitwise_identical_when_every_matching_seed_has_the_same_weights() -> None:
-    cells = [cell(tf, s, 0.9 + s / 100, weights=f"w{s}") for tf in ("2.15.1", "2.21.0")
-             for s in range(3)]
+    cells = [
+        cell(tf, s, 0.9 + s / 100, weights=f"w{s}") for tf in ("2.15.1", "2.21.0") for s in range(3)
+    ]
     row = one(compare_cells(cells))
     assert row["verdict"] == "bitwise-identical"
     assert row["n_matched"] == 3 and row["identical_weights"] == 3
@@ -50,8 +76,9 @@ def test_bitwise_identical_when_every_matching_seed_has_the_same_weights() -> No
 
 
 def test_one_seed_with_other_weights_is_not_bitwise() -> None:
-    cells = [cell(tf, s, 0.9 + s / 100, weights=f"w{s}") for tf in ("2.15.1", "2.21.0")
-             for s in range(3)]
+    cells = [
+        cell(tf, s, 0.9 + s / 100, weights=f"w{s}") for tf in ("2.15.1", "2.21.0") for s in range(3)
+    ]
     cells[-1]["final_weights_sha256"] = "other"
     row = one(compare_cells(cells))
     assert row["verdict"] == "numerically-equal"  # the metric still agrees for every seed
@@ -59,8 +86,12 @@ def test_one_seed_with_other_weights_is_not_bitwise() -> None:
 
 
 def test_identical_weights_without_matching_seeds_is_not_bitwise() -> None:
-    cells = [cell("2.15.1", 0, 0.9, weights="w"), cell("2.15.1", 1, 0.91, weights="w"),
-             cell("2.21.0", 2, 0.9, weights="w"), cell("2.21.0", 3, 0.91, weights="w")]
+    cells = [
+        cell("2.15.1", 0, 0.9, weights="w"),
+        cell("2.15.1", 1, 0.91, weights="w"),
+        cell("2.21.0", 2, 0.9, weights="w"),
+        cell("2.21.0", 3, 0.91, weights="w"),
+    ]
     row = one(compare_cells(cells))
     assert row["n_matched"] == 0
     assert row["verdict"] not in ("bitwise-identical", "numerically-equal")
@@ -122,7 +153,10 @@ def test_holm_adjusts_over_every_pair_and_metric() -> None:
     cells = groups({v: normal(rng, 5) for v in ("2.14.1", "2.15.1", "2.16.2")})
     rows = compare_cells(cells)
     assert [(r["a"], r["b"]) for r in rows[::2]] == [
-        ("2.14.1", "2.15.1"), ("2.14.1", "2.16.2"), ("2.15.1", "2.16.2")]
+        ("2.14.1", "2.15.1"),
+        ("2.14.1", "2.16.2"),
+        ("2.15.1", "2.16.2"),
+    ]
     assert all(r["p_adjusted"] >= r["p_value"] for r in rows)
     assert max(r["p_adjusted"] for r in rows) <= 1
 
@@ -140,12 +174,20 @@ def test_baseline_pairs_and_version_prefix() -> None:
 
 def test_group_by_a_knob_or_an_environment_variable() -> None:
     rng = np.random.default_rng(7)
-    by_knob = [cell("2.16.2", s, v, knobs={"onednn": o, "threads": 1})
-               for o in ("on", "off") for s, v in enumerate(normal(rng, 3))]
-    by_env = [cell("2.16.2", s, v, env={"MY_FLAG": o})
-              for o in ("1", "0") for s, v in enumerate(normal(rng, 3))]
-    for axis, cells, labels in (("onednn", by_knob, ("off", "on")),
-                                ("MY_FLAG", by_env, ("0", "1"))):
+    by_knob = [
+        cell("2.16.2", s, v, knobs={"onednn": o, "threads": 1})
+        for o in ("on", "off")
+        for s, v in enumerate(normal(rng, 3))
+    ]
+    by_env = [
+        cell("2.16.2", s, v, env={"MY_FLAG": o})
+        for o in ("1", "0")
+        for s, v in enumerate(normal(rng, 3))
+    ]
+    for axis, cells, labels in (
+        ("onednn", by_knob, ("off", "on")),
+        ("MY_FLAG", by_env, ("0", "1")),
+    ):
         row = one(compare_cells(cells, by=axis))
         assert (row["a"], row["b"]) == labels
         assert row["n_matched"] == 3  # same seed, same release: matched across the axis
@@ -158,8 +200,9 @@ def test_group_by_a_knob_or_an_environment_variable() -> None:
 
 def test_matching_seeds_respect_the_other_axes() -> None:
     # grouping by release while the onednn knob varies: seeds match within each knob value
-    cells = [cell(tf, 0, 0.9, knobs={"onednn": o}) for tf in ("2.15.1", "2.16.2")
-             for o in ("on", "off")]
+    cells = [
+        cell(tf, 0, 0.9, knobs={"onednn": o}) for tf in ("2.15.1", "2.16.2") for o in ("on", "off")
+    ]
     assert one(compare_cells(cells))["n_matched"] == 2
 
 
@@ -175,8 +218,10 @@ def test_churn_against_seed_churn() -> None:
 
     base = [0, 1, 2, 0, 1, 2, 0, 1]
     preds = {
-        ("2.15.1", 0): base, ("2.15.1", 1): [0, 1, 2, 0, 1, 2, 1, 1],
-        ("2.16.2", 0): [0, 1, 2, 0, 1, 2, 0, 0], ("2.16.2", 1): [0, 1, 2, 0, 1, 2, 1, 1],
+        ("2.15.1", 0): base,
+        ("2.15.1", 1): [0, 1, 2, 0, 1, 2, 1, 1],
+        ("2.16.2", 0): [0, 1, 2, 0, 1, 2, 0, 0],
+        ("2.16.2", 1): [0, 1, 2, 0, 1, 2, 1, 1],
     }
     cells = [cell(tf, s, 0.9 + s / 100) for tf, s in preds]
     mapping = {c["id"]: onehot(preds[(c["tf_version"], c["seed"])]) for c in cells}
@@ -201,10 +246,12 @@ def test_churn_over_all_cross_pairs_without_matching_seeds() -> None:
 
 
 def test_trajectory_of_matching_seeds() -> None:
-    cells = [cell("2.15.1", 0, 0.9, steps=[2.0, 1.5, 1.0, 0.8]),
-             cell("2.16.2", 0, 0.9, steps=[2.0, 1.5, 1.25, 0.7]),
-             cell("2.15.1", 1, 0.9, steps=[2.0, 1.0, None]),
-             cell("2.16.2", 1, 0.9, steps=[2.0, 1.0, None])]
+    cells = [
+        cell("2.15.1", 0, 0.9, steps=[2.0, 1.5, 1.0, 0.8]),
+        cell("2.16.2", 0, 0.9, steps=[2.0, 1.5, 1.25, 0.7]),
+        cell("2.15.1", 1, 0.9, steps=[2.0, 1.0, None]),
+        cell("2.16.2", 1, 0.9, steps=[2.0, 1.0, None]),
+    ]
     t = one(compare_cells(cells))["trajectory"]
     assert t["first_diff_step"] == 2
     assert t["max_loss_gap"] == pytest.approx(0.25)
@@ -213,8 +260,10 @@ def test_trajectory_of_matching_seeds() -> None:
 
 
 def test_group_summary_loss_band_and_hashes() -> None:
-    cells = [cell("2.15.1", 0, 0.9, steps=[2.0, 1.0], weights="w"),
-             cell("2.15.1", 1, 0.92, steps=[4.0, None, 1.0], weights="w")]
+    cells = [
+        cell("2.15.1", 0, 0.9, steps=[2.0, 1.0], weights="w"),
+        cell("2.15.1", 1, 0.92, steps=[4.0, None, 1.0], weights="w"),
+    ]
     (g,) = group_summary(cells)
     assert g["label"] == "2.15.1" and g["n_ok"] == 2 and g["distinct_final_hashes"] == 1
     assert g["loss_mean"] == [3.0, 1.0, 1.0]
@@ -224,8 +273,11 @@ def test_group_summary_loss_band_and_hashes() -> None:
 
 
 def test_group_by_attempt_compares_reruns() -> None:
-    cells = [cell("2.15.1", s, 0.9 + s / 100, attempt=a, weights=f"w{s}")
-             for a in (1, 2) for s in range(2)]
+    cells = [
+        cell("2.15.1", s, 0.9 + s / 100, attempt=a, weights=f"w{s}")
+        for a in (1, 2)
+        for s in range(2)
+    ]
     row = one(compare_cells(cells, by="attempt"))
     assert (row["a"], row["b"], row["verdict"]) == ("1", "2", "bitwise-identical")
 

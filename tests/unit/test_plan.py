@@ -13,7 +13,7 @@ from tfrepro import spec as spec_mod
 from tfrepro.envs.catalogue import Catalogue, version_key
 from tfrepro.envs.interpreters import Interpreter
 from tfrepro.plan import Cell, environments, plan
-from tfrepro.workflow import Options, make_plan
+from tfrepro.tasks.planning import Options, make_plan
 
 DATA = "d" * 64
 

@@ -15,7 +15,7 @@ import pytest
 
 from tfrepro import cli
 from tfrepro.analysis import compare
-from tfrepro.report import collect, envdiff, plots, verdicts
+from tfrepro.report import collect, envdiff, plots, style
 from tfrepro.report.summary import md
 
 from .report_store import HOSTILE, build
@@ -58,7 +58,7 @@ def test_every_user_string_is_escaped_text_never_markup(store: Path, tmp_path: P
     assert f"<h1>{ESCAPED}</h1>" in html
     assert f'<td class="mono value changed">{ESCAPED}</td>' in html  # TF_NOTE, env diff
     assert f"bad layer {ESCAPED}" in html  # failure reason
-    traceback = 'Traceback (most recent call last):\n  File &#34;model.py&#34;, line 3\n'
+    traceback = "Traceback (most recent call last):\n  File &#34;model.py&#34;, line 3\n"
     assert f'<pre class="tb">{traceback}ValueError: bad layer {ESCAPED}\n</pre>' in html
     assert f"note = {ESCAPED}" in html  # spec params
     assert html.count(ESCAPED) >= 8
@@ -78,8 +78,13 @@ def test_html_needs_no_network(store: Path, tmp_path: Path) -> None:
 def test_every_figure_is_drawn(store: Path, tmp_path: Path) -> None:
     _, html = report(store, tmp_path / "r.html")
     labels = re.findall(r'<svg class="plot" role="img" aria-label="([a-z-]+)"', html)
-    assert labels == ["loss-curves", "loss-gaps", "metric-distributions", "churn-matrix",
-                      "per-class-shifts"]
+    assert labels == [
+        "loss-curves",
+        "loss-gaps",
+        "metric-distributions",
+        "churn-matrix",
+        "per-class-shifts",
+    ]
     assert "2.16.2: identical" in html  # the bitwise twin is named in the loss-gap legend
 
 
@@ -121,9 +126,16 @@ def test_the_report_shows_the_analysis_verdicts_as_given(
 
 def test_environment_diff_shows_only_what_differs(store: Path, tmp_path: Path) -> None:
     _, html = report(store, tmp_path / "r.html")
-    env = html[html.index('id="environment"'):html.index('id="failed"')]
-    for shown in ("Keras", "oneDNN", "TF_NOTE", ">ml-dtypes<", ">keras<", ">tensorflow<",
-                  "3 packages differ, 2 are the same everywhere"):
+    env = html[html.index('id="environment"') : html.index('id="failed"')]
+    for shown in (
+        "Keras",
+        "oneDNN",
+        "TF_NOTE",
+        ">ml-dtypes<",
+        ">keras<",
+        ">tensorflow<",
+        "3 packages differ, 2 are the same everywhere",
+    ):
         assert shown in env
     for hidden in ("numpy", "absl-py", "TFREPRO_NOTE", "CPU model", "Python"):
         assert hidden not in env
@@ -131,9 +143,13 @@ def test_environment_diff_shows_only_what_differs(store: Path, tmp_path: Path) -
 
 def test_env_diff_rows() -> None:
     def cell(tf: str, seed: int, keras: str, *extra: str) -> dict[str, Any]:
-        return {"tf_version": tf, "keras_version": keras, "seed": seed,
-                "env_vars": {"PYTHONHASHSEED": str(seed)},
-                "fingerprint": {"packages": [f"keras=={keras}", "numpy==1.26.4", *extra]}}
+        return {
+            "tf_version": tf,
+            "keras_version": keras,
+            "seed": seed,
+            "env_vars": {"PYTHONHASHSEED": str(seed)},
+            "fingerprint": {"packages": [f"keras=={keras}", "numpy==1.26.4", *extra]},
+        }
 
     a = [cell("2.15.1", 0, "2.15.0"), cell("2.15.1", 1, "2.15.0")]
     b = [cell("2.16.2", 0, "3.3.3"), cell("2.16.2", 1, "3.4.1", "rich==13")]
@@ -143,19 +159,27 @@ def test_env_diff_rows() -> None:
     assert rows["Keras"].values == ("2.15.0", "3.3.3 | 3.4.1")
     assert rows["Keras"].mixed == (False, True) and rows["Keras"].changed == (False, True)
     assert [(r.name, r.values) for r in diff.packages] == [
-        ("keras", ("2.15.0", "3.3.3 | 3.4.1")), ("rich", ("—", "13"))]
+        ("keras", ("2.15.0", "3.3.3 | 3.4.1")),
+        ("rich", ("—", "13")),
+    ]
     assert diff.same_packages == 1
 
 
-@pytest.mark.parametrize(("found", "level", "title"), [
-    (["bitwise-identical", "equivalent"], "same", "All 2 comparisons show no difference"),
-    (["equivalent", "inconclusive"], "inconclusive", "1 of 2 comparisons are inconclusive"),
-    (["inconclusive", "different", "equivalent"], "different",
-     "1 of 3 comparisons differ beyond seed noise"),
-    ([], "none", "No comparisons"),
-])
+@pytest.mark.parametrize(
+    ("found", "level", "title"),
+    [
+        (["bitwise-identical", "equivalent"], "same", "All 2 comparisons show no difference"),
+        (["equivalent", "inconclusive"], "inconclusive", "1 of 2 comparisons are inconclusive"),
+        (
+            ["inconclusive", "different", "equivalent"],
+            "different",
+            "1 of 3 comparisons differ beyond seed noise",
+        ),
+        ([], "none", "No comparisons"),
+    ],
+)
 def test_headline_follows_the_worst_verdict(found: list[str], level: str, title: str) -> None:
-    h = verdicts.headline([{"verdict": v, "seeds_needed": 9} for v in found])
+    h = style.headline([{"verdict": v, "seeds_needed": 9} for v in found])
     assert (h.level, h.title) == (level, title)
 
 
@@ -173,15 +197,22 @@ def test_one_group_renders_without_comparisons(store: Path, tmp_path: Path) -> N
     assert '<svg class="plot" role="img" aria-label="loss-curves"' in html
 
 
-@pytest.mark.parametrize(("args", "code", "words"), [
-    (["--store", "{tmp}/none"], 1, "no tfrepro store at"),
-    (["--by", "colour"], 2, "--by: 'colour' is not an axis"),
-    (["--baseline", "9.9"], 2, "--baseline: '9.9' matches no group"),
-    (["--metric", "f1"], 2, "--metric: no ok cell recorded f1"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["--store", "{tmp}/none"], 1, "no tfrepro store at"),
+        (["--by", "colour"], 2, "--by: 'colour' is not an axis"),
+        (["--baseline", "9.9"], 2, "--baseline: '9.9' matches no group"),
+        (["--metric", "f1"], 2, "--metric: no ok cell recorded f1"),
+    ],
+)
 def test_errors_are_one_line(
-    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    args: list[str], code: int, words: str,
+    store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    code: int,
+    words: str,
 ) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     rc = cli.main(["report", "--store", str(store), "--out", str(tmp_path / "r.html"), *args])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tfrepro import cli
-from tfrepro.report import explanations
+from tfrepro.report import explanations, style
 from tfrepro.store import Store
 
 from .report_store import HOSTILE, HOSTILE_GROUP, build, explanation
@@ -34,7 +34,7 @@ def report(store: Path, out: Path) -> str:
 
 def section(html: str) -> str:
     start = html.index('<section id="where-and-why">')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_the_section_shows_the_first_divergence_stages_ablations_and_causes(
@@ -46,12 +46,22 @@ def test_the_section_shows_the_first_divergence_stages_ablations_and_causes(
     assert html.index('id="verdicts"') < where < html.index('id="groups"')
     part = section(html)
     assert "<h2>Where and why</h2>" in part
-    assert ('<strong>First divergence: <span class="stage-name">forward</span> at '
-            '<code class="where">dense_1</code></strong>') in part
+    assert (
+        '<strong>First divergence: <span class="stage-name">forward</span> at '
+        '<code class="where">dense_1</code></strong>'
+    ) in part
     assert "TensorFlow <b>2.16.2</b> → <b>2.15.1</b>" in part
     stages = re.findall(r'<tr class="(first)?"><td><b>(\w+)</b></td>', part)
-    assert stages == [("", "data"), ("", "init"), ("", "config"), ("first", "forward"),
-                      ("", "loss"), ("", "gradient"), ("", "optimizer"), ("", "trajectory")]
+    assert stages == [
+        ("", "data"),
+        ("", "init"),
+        ("", "config"),
+        ("first", "forward"),
+        ("", "loss"),
+        ("", "gradient"),
+        ("", "optimizer"),
+        ("", "trajectory"),
+    ]
     assert '<td class="num">∞</td>' in part  # the shape change: an infinite difference
     assert "only in A: decay" in part and "step 0 (gap ×5.00 per step)" in part
     causes = re.findall(r'<li><span class="tag">(\w+)</span> ([^<]*)</li>', part)
@@ -60,17 +70,25 @@ def test_the_section_shows_the_first_divergence_stages_ablations_and_causes(
         f"layer renamed {ESCAPED}",
         "release note 2.16.0 (Keras 3): Keras 3 becomes the default tf.keras.",
     ]
-    assert ('<td class="mono">onednn=off</td><td class="nowrap">B</td><td>none</td>'
-            '<td class="num">∞</td>') in part
+    assert (
+        '<td class="mono">onednn=off</td><td class="nowrap">B</td><td>none</td>'
+        '<td class="num">∞</td>'
+    ) in part
     assert '<td class="mono">threads=0</td><td class="nowrap">A and B</td><td>forward</td>' in part
     assert '<span class="yes-good">yes</span>' in part  # onednn=off closes the gap
-    assert (f'<span class="status failed">failed</span></td><td colspan="3" class="label">'
-            f"probe B xla=on failed: {ESCAPED}") in part
+    assert (
+        f'<span class="status failed">failed</span></td><td colspan="3" class="label">'
+        f"probe B xla=on failed: {ESCAPED}"
+    ) in part
     # A and B side by side; B's differing values are highlighted
-    assert ('<tr><th>knob threads</th><td class="mono label">0</td>'
-            '<td class="mono label changed">1</td></tr>') in part
-    assert ('<tr><th>numpy</th><td class="mono label">1.26.4</td>'
-            '<td class="mono label ">1.26.4</td></tr>') in part
+    assert (
+        '<tr><th>knob threads</th><td class="mono label">0</td>'
+        '<td class="mono label changed">1</td></tr>'
+    ) in part
+    assert (
+        '<tr><th>numpy</th><td class="mono label">1.26.4</td>'
+        '<td class="mono label ">1.26.4</td></tr>'
+    ) in part
 
 
 def test_explanation_strings_are_escaped_and_release_notes_only_link(
@@ -83,8 +101,10 @@ def test_explanation_strings_are_escaped_and_release_notes_only_link(
     assert f'<code class="group">{label}</code>' in part  # the group label, as typed
     assert part.count(ESCAPED) == 3  # label, cause, ablation failure
     # the release note's source is a plain link; nothing on the page is loaded from anywhere
-    assert ('<a href="https://github.com/tensorflow/tensorflow/releases/tag/v2.16.1" '
-            'rel="noopener noreferrer">source</a>') in part
+    assert (
+        '<a href="https://github.com/tensorflow/tensorflow/releases/tag/v2.16.1" '
+        'rel="noopener noreferrer">source</a>'
+    ) in part
     assert "javascript:" not in html  # a source that is not http(s) is not linked
     assert "A note with a bad link." in part
     assert not re.search(r"\bsrc\s*=", html) and "@import" not in html and "url(http" not in html
@@ -131,12 +151,21 @@ def test_a_store_with_only_explanations_says_what_to_run(
     assert not (tmp_path / "r.html").exists()
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (math.inf, "∞"), (-math.inf, "−∞"), (math.nan, "nan"), (0.0, "0"), (0, "0"),
-    (5.960464477539063e-08, "5.96e-08"), (0.5581322312355042, "0.558"), (None, "—"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (math.inf, "∞"),
+        (-math.inf, "−∞"),
+        (math.nan, "nan"),
+        (0.0, "0"),
+        (0, "0"),
+        (5.960464477539063e-08, "5.96e-08"),
+        (0.5581322312355042, "0.558"),
+        (None, "—"),
+    ],
+)
 def test_numbers_are_worded_like_the_terminal(value: float | None, text: str) -> None:
-    assert explanations.fmt(value) == text
+    assert style.fmt_delta(value) == text
 
 
 def test_a_sparse_result_still_renders() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from tfrepro.errors import StoreError
-from tfrepro.store import DONE, Store
+from tfrepro.record import FINISHED
+from tfrepro.store import Store
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_finished_filters_by_status(store: Store) -> None:
     assert store.finished(["a", "b", "c", "d", "e"]) == {"a", "b", "c", "d"}
     assert store.finished(["a", "b", "c", "d"], ("ok", "diverged")) == {"a", "d"}
     assert store.finished([]) == set()
-    assert set(DONE) == {"ok", "diverged", "failed", "timeout"}
+    assert set(FINISHED) == {"ok", "diverged", "failed", "timeout"}
 
 
 def test_finished_handles_more_ids_than_one_query_takes(store: Store) -> None:

@@ -11,50 +11,69 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tfrepro.analysis import stats
 from tfrepro.analysis.compare import compare_groups, decide, resolve_group
 from tfrepro.analysis.groups import Cell, check_axis, group_cells, match_key, metric_names
+from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.errors import UsageError
+from tfrepro.record import BASELINE_FIELDS, Status
 
 FORMAT = "tfrepro-baseline"
 FORMAT_VERSION = 1
-_CELL_FIELDS = ("id", "experiment", "seed", "tf_version", "keras_version", "python_version",
-                "numpy_version", "keras_pin", "knobs", "env_vars", "data_sha256",
-                "init_weights_sha256", "final_weights_sha256", "metrics")
-_FINGERPRINT_FIELDS = ("tensorflow", "keras", "numpy", "python", "platform", "onednn",
-                       "environment")
-PASSING = ("bitwise-identical", "numerically-equal", "equivalent")
+_FINGERPRINT_FIELDS = (
+    "tensorflow",
+    "keras",
+    "numpy",
+    "python",
+    "platform",
+    "onednn",
+    "environment",
+)
 
 
-def make(cells: Sequence[Cell], *, by: str, margin: float | None, created: str,
-         version: str) -> dict[str, Any]:
+def make(
+    cells: Sequence[Cell], *, by: str, margin: float | None, created: str, version: str
+) -> dict[str, Any]:
     """The baseline document for these cells (ok cells kept; failures only counted)."""
     check_axis(cells, by)
-    if not any(c.get("status") == "ok" for c in cells):
+    if not any(c.get("status") == Status.OK for c in cells):
         raise UsageError("baseline save: the store has no ok cell to keep; run `tfrepro run` first")
     groups = []
     for label, members in group_cells(cells, by).items():
-        ok = [c for c in members if c.get("status") == "ok"]
+        ok = [c for c in members if c.get("status") == Status.OK]
         if not ok:
             continue
         metrics = {}
         for m in metric_names(ok):
             values = [float(c["metrics"][m]) for c in ok if m in (c.get("metrics") or {})]
-            metrics[m] = {"mean": stats.mean(values), "std": stats.std(values),
-                          "n": len(values), "values": values}
-        groups.append({
-            "label": label,
-            "n_ok": len(ok),
-            "n_failed": len(members) - len(ok),
-            "metrics": metrics,
-            "final_hashes": {str(c.get("seed")): c.get("final_weights_sha256") for c in ok},
-            "fingerprints": _fingerprints(ok),
-            "cells": [{k: c.get(k) for k in _CELL_FIELDS} for c in ok],
-        })
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "tfrepro_version": version,
-            "created": created, "by": by, "margin": margin, "groups": groups}
+            metrics[m] = {
+                "mean": stats.mean(values),
+                "std": stats.std(values),
+                "n": len(values),
+                "values": values,
+            }
+        groups.append(
+            {
+                "label": label,
+                "n_ok": len(ok),
+                "n_failed": len(members) - len(ok),
+                "metrics": metrics,
+                "final_hashes": {str(c.get("seed")): c.get("final_weights_sha256") for c in ok},
+                "fingerprints": _fingerprints(ok),
+                "cells": [{k: c.get(k) for k in BASELINE_FIELDS} for c in ok],
+            }
+        )
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tfrepro_version": version,
+        "created": created,
+        "by": by,
+        "margin": margin,
+        "groups": groups,
+    }
 
 
 def _fingerprints(cells: Sequence[Cell]) -> dict[str, list[str]]:
@@ -69,15 +88,19 @@ def _fingerprints(cells: Sequence[Cell]) -> dict[str, list[str]]:
 
 def validate(data: dict[str, Any], source: str) -> dict[str, Any]:
     """The baseline itself, or a UsageError saying what is wrong with it."""
+
     def bad(what: str) -> UsageError:
-        return UsageError(f"--baseline: '{source}' is not a usable tfrepro baseline ({what}); "
-                          f"recreate it with `tfrepro baseline save {source}`")
+        return UsageError(
+            f"--baseline: '{source}' is not a usable tfrepro baseline ({what}); "
+            f"recreate it with `tfrepro baseline save {source}`"
+        )
 
     if data.get("format") != FORMAT:
         raise bad(f"'format' is {data.get('format')!r}, expected '{FORMAT}'")
     if data.get("format_version") != FORMAT_VERSION:
-        raise bad(f"format_version {data.get('format_version')!r}, this tfrepro reads "
-                  f"{FORMAT_VERSION}")
+        raise bad(
+            f"format_version {data.get('format_version')!r}, this tfrepro reads {FORMAT_VERSION}"
+        )
     if not isinstance(data.get("by"), str):
         raise bad("no 'by' axis")
     groups = data.get("groups")
@@ -108,23 +131,28 @@ class CheckResult:
     def outcome(self) -> str:
         """'different' (a verdict says so, or a cell that was ok in the baseline failed),
         'inconclusive', or 'pass' (every verdict identical, equal or equivalent)."""
-        if self.failures or any(r["verdict"] == "different" for r in self.rows):
+        if self.failures or any(r["verdict"] == Verdict.DIFFERENT for r in self.rows):
             return "different"
         if not self.rows or any(r["verdict"] not in PASSING for r in self.rows):
             return "inconclusive"
         return "pass"
 
 
-def check(baseline: dict[str, Any], cells: Sequence[Cell], *, margin: float | None = None,
-          group: str | None = None, alpha: float = 0.05) -> CheckResult:
+def check(
+    baseline: dict[str, Any],
+    cells: Sequence[Cell],
+    *,
+    margin: float | None = None,
+    group: str | None = None,
+    alpha: float = 0.05,
+) -> CheckResult:
     """Compare the current cells with the baseline, group by group."""
     by = baseline["by"]
     if not cells:
         raise UsageError("check: the store has no cells; run `tfrepro run` before `check`")
     check_axis(cells, by)
     margin = margin if margin is not None else baseline.get("margin")
-    reference = {g["label"]: [_as_cell(c) for c in g["cells"]]
-                 for g in baseline["groups"]}
+    reference = {g["label"]: [_as_cell(c) for c in g["cells"]] for g in baseline["groups"]}
     names = sorted({m for g in baseline["groups"] for c in g["cells"] for m in c["metrics"]})
     labels = list(reference)
     result = CheckResult(rows=[])
@@ -140,23 +168,42 @@ def check(baseline: dict[str, Any], cells: Sequence[Cell], *, margin: float | No
                 f"check: current group '{label}' has no counterpart among the baseline's groups "
                 f"({', '.join(labels)}); name one with --group"
             )
-        ok = [c for c in members if c.get("status") == "ok"]
+        ok = [c for c in members if c.get("status") == Status.OK]
         known = {match_key(c, by) for c in reference[ref]}
         result.failures += [
-            {"group": label, "seed": c.get("seed"), "status": c.get("status"),
-             "reason": c.get("reason")}
-            for c in members if c.get("status") != "ok" and match_key(c, by) in known
+            {
+                "group": label,
+                "seed": c.get("seed"),
+                "status": c.get("status"),
+                "reason": c.get("reason"),
+            }
+            for c in members
+            if c.get("status") != Status.OK and match_key(c, by) in known
         ]
         result.pairs.append((ref, label))
-        result.rows += compare_groups(reference[ref], ok, f"baseline {ref}", label, by=by,
-                                      metrics=names, margin=margin, alpha=alpha)
+        result.rows += compare_groups(
+            reference[ref],
+            ok,
+            f"baseline {ref}",
+            label,
+            by=by,
+            metrics=names,
+            margin=margin,
+            alpha=alpha,
+        )
     decide(result.rows)
     return result
 
 
 def _as_cell(saved: dict[str, Any]) -> Cell:
     """A baseline entry shaped like a store cell (no losses, no predictions)."""
-    cell: Cell = {k: saved.get(k) for k in _CELL_FIELDS}
-    cell.update(status="ok", attempt=1, loss=[], arrays=None,
-                knobs=saved.get("knobs") or {}, env_vars=saved.get("env_vars") or {})
-    return cell
+    cell: dict[str, Any] = {k: saved.get(k) for k in BASELINE_FIELDS}
+    cell.update(
+        status=Status.OK,
+        attempt=1,
+        loss=[],
+        arrays=None,
+        knobs=saved.get("knobs") or {},
+        env_vars=saved.get("env_vars") or {},
+    )
+    return cast(Cell, cell)

@@ -1,6 +1,7 @@
 """Verdicts: every pair of cell groups, every final metric, measured against the seed noise floor.
 
-Each (pair, metric) gets exactly one verdict, the first rung of this ladder that holds:
+Each (pair, metric) gets exactly one verdict, the first rung of this ladder (analysis.ladder)
+that holds:
 
 1. ``bitwise-identical``: every matching seed (≥ 1) has the same final-weights sha256.
 2. ``numerically-equal``: the metric agrees within RTOL/ATOL for every matching seed (≥ 1),
@@ -41,9 +42,10 @@ from tfrepro.analysis.groups import (
     metric_names,
     metric_values,
 )
+from tfrepro.analysis.ladder import Verdict
 from tfrepro.errors import UsageError
+from tfrepro.record import Status
 
-VERDICTS = ("bitwise-identical", "numerically-equal", "equivalent", "different", "inconclusive")
 # "Numerically equal": metrics computed in float32 and agreeing to within a few ulps.
 RTOL = 1e-6
 ATOL = 1e-9
@@ -79,13 +81,24 @@ def compare_cells(
     None). Numbers are floats or None, never NaN.
     """
     check_axis(cells, by)
-    groups = group_cells((c for c in cells if c.get("status") == "ok"), by)
+    groups = group_cells((c for c in cells if c.get("status") == Status.OK), by)
     names = _metrics(groups, metrics)
     rows: list[dict[str, Any]] = []
     for a, b in _pairs(list(groups), baseline):
-        rows.extend(compare_groups(groups[a], groups[b], a, b, by=by, metrics=names,
-                                   margin=margin, alpha=alpha, predictions=predictions,
-                                   labels=labels))
+        rows.extend(
+            compare_groups(
+                groups[a],
+                groups[b],
+                a,
+                b,
+                by=by,
+                metrics=names,
+                margin=margin,
+                alpha=alpha,
+                predictions=predictions,
+                labels=labels,
+            )
+        )
     return decide(rows)
 
 
@@ -144,8 +157,15 @@ def _pair_predictions(
 
 
 def compare_groups(
-    a_cells: Sequence[Cell], b_cells: Sequence[Cell], a: str, b: str, *,
-    by: str, metrics: Sequence[str], margin: float | None, alpha: float = 0.05,
+    a_cells: Sequence[Cell],
+    b_cells: Sequence[Cell],
+    a: str,
+    b: str,
+    *,
+    by: str,
+    metrics: Sequence[str],
+    margin: float | None,
+    alpha: float = 0.05,
     predictions: Mapping[str, np.ndarray] | None = None,
     labels: Mapping[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
@@ -162,45 +182,71 @@ def compare_groups(
             seen.add(k)
             matched.append((a_by_key[k], c))
 
-    same = [ca.get("final_weights_sha256") is not None
-            and ca.get("final_weights_sha256") == cb.get("final_weights_sha256")
-            for ca, cb in matched]
-    same_init = sum(ca.get("init_weights_sha256") is not None
-                    and ca.get("init_weights_sha256") == cb.get("init_weights_sha256")
-                    for ca, cb in matched)
+    same = [
+        ca.get("final_weights_sha256") is not None
+        and ca.get("final_weights_sha256") == cb.get("final_weights_sha256")
+        for ca, cb in matched
+    ]
+    same_init = sum(
+        ca.get("init_weights_sha256") is not None
+        and ca.get("init_weights_sha256") == cb.get("init_weights_sha256")
+        for ca, cb in matched
+    )
     shared = _shared(a_cells, b_cells, matched, predictions, labels)
     rows = []
     for metric in metrics:
         va, vb = metric_values(a_cells, metric), metric_values(b_cells, metric)
-        pairs_m = [(ca["metrics"][metric], cb["metrics"][metric]) for ca, cb in matched
-                   if _finite(ca, metric) and _finite(cb, metric)]
+        pairs_m = [
+            (ca["metrics"][metric], cb["metrics"][metric])
+            for ca, cb in matched
+            if _finite(ca, metric) and _finite(cb, metric)
+        ]
         mean_a, mean_b = stats.mean(va), stats.mean(vb)
         diff = mean_b - mean_a if mean_a is not None and mean_b is not None else None
         noise = stats.pooled_std(va, vb)
         m = margin if margin is not None else noise
         ci_low, ci_high = stats.bootstrap_ci(va, vb)
-        rows.append({
-            "axis": by, "a": a, "b": b, "metric": metric, "verdict": None, "reason": None,
-            "mean_a": mean_a, "std_a": stats.std(va), "n_a": len(va),
-            "mean_b": mean_b, "std_b": stats.std(vb), "n_b": len(vb),
-            "diff": diff, "ci_low": ci_low, "ci_high": ci_high,
-            "p_value": stats.welch_p(va, vb), "p_adjusted": None,
-            "mannwhitney_p": stats.mannwhitney_p(va, vb),
-            "tost_p": (stats.tost_p(va, vb, margin) if margin is not None
-                       else stats.tost_noise_p(va, vb, 1.0)),
-            "margin": m, "margin_source": "given" if margin is not None else DEFAULT_MARGIN,
-            "alpha": alpha,
-            "noise_floor": noise,
-            "effect_size": diff / noise if diff is not None and noise else None,
-            "n_matched": len(matched),
-            "identical_weights": sum(same),
-            "identical_init": same_init,
-            "bitwise": bool(matched) and all(same),
-            "metric_equal": bool(pairs_m) and len(pairs_m) == len(matched) and all(
-                math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) for x, y in pairs_m),
-            "seeds_needed": None,
-            **shared,
-        })
+        rows.append(
+            {
+                "axis": by,
+                "a": a,
+                "b": b,
+                "metric": metric,
+                "verdict": None,
+                "reason": None,
+                "mean_a": mean_a,
+                "std_a": stats.std(va),
+                "n_a": len(va),
+                "mean_b": mean_b,
+                "std_b": stats.std(vb),
+                "n_b": len(vb),
+                "diff": diff,
+                "ci_low": ci_low,
+                "ci_high": ci_high,
+                "p_value": stats.welch_p(va, vb),
+                "p_adjusted": None,
+                "mannwhitney_p": stats.mannwhitney_p(va, vb),
+                "tost_p": (
+                    stats.tost_p(va, vb, margin)
+                    if margin is not None
+                    else stats.tost_noise_p(va, vb, 1.0)
+                ),
+                "margin": m,
+                "margin_source": "given" if margin is not None else DEFAULT_MARGIN,
+                "alpha": alpha,
+                "noise_floor": noise,
+                "effect_size": diff / noise if diff is not None and noise else None,
+                "n_matched": len(matched),
+                "identical_weights": sum(same),
+                "identical_init": same_init,
+                "bitwise": bool(matched) and all(same),
+                "metric_equal": bool(pairs_m)
+                and len(pairs_m) == len(matched)
+                and all(math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) for x, y in pairs_m),
+                "seeds_needed": None,
+                **shared,
+            }
+        )
     return rows
 
 
@@ -210,7 +256,9 @@ def _finite(cell: Cell, metric: str) -> bool:
 
 
 def _shared(
-    a_cells: Sequence[Cell], b_cells: Sequence[Cell], matched: Sequence[tuple[Cell, Cell]],
+    a_cells: Sequence[Cell],
+    b_cells: Sequence[Cell],
+    matched: Sequence[tuple[Cell, Cell]],
     predictions: Mapping[str, np.ndarray] | None,
     labels: Mapping[str, np.ndarray] | None,
 ) -> dict[str, Any]:
@@ -219,8 +267,14 @@ def _shared(
     ca = [classes[id(c)] for c in a_cells if id(c) in classes]
     cb = [classes[id(c)] for c in b_cells if id(c) in classes]
     churn, basis = shifts.cross_churn(
-        ca, cb, [(classes[id(x)], classes[id(y)]) for x, y in matched
-                 if id(x) in classes and id(y) in classes])
+        ca,
+        cb,
+        [
+            (classes[id(x)], classes[id(y)])
+            for x, y in matched
+            if id(x) in classes and id(y) in classes
+        ],
+    )
     wa, wb = shifts.within_churn(ca), shifts.within_churn(cb)
 
     def with_labels(cells: Sequence[Cell]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -231,12 +285,13 @@ def _shared(
                 out.append((classes[id(c)], np.asarray(y)))
         return out
 
-    traj = shifts.trajectory(
-        [(x.get("seed"), loss_array(x), loss_array(y)) for x, y in matched])
+    traj = shifts.trajectory([(x.get("seed"), loss_array(x), loss_array(y)) for x, y in matched])
     return {
-        "churn": churn, "churn_basis": basis,
+        "churn": churn,
+        "churn_basis": basis,
         "churn_within": shifts.pooled_within(wa, wb),
-        "churn_within_a": wa[0], "churn_within_b": wb[0],
+        "churn_within_a": wa[0],
+        "churn_within_b": wb[0],
         "per_class": shifts.per_class_shift(with_labels(a_cells), with_labels(b_cells)),
         "trajectory": traj,
     }
@@ -251,35 +306,44 @@ def decide(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["p_adjusted"] = adj
     for row in rows:
         row["verdict"], row["reason"] = _verdict(row)
-        if row["verdict"] == "inconclusive":
+        if row["verdict"] == Verdict.INCONCLUSIVE:
             row["seeds_needed"] = stats.seeds_needed(
-                row["diff"], row["noise_floor"], row["margin"], alpha=row["alpha"])
+                row["diff"], row["noise_floor"], row["margin"], alpha=row["alpha"]
+            )
     return rows
 
 
-def _verdict(r: dict[str, Any]) -> tuple[str, str]:
+def _verdict(r: dict[str, Any]) -> tuple[Verdict, str]:
     alpha = r["alpha"]
     if r["bitwise"]:
         note = ""
         if not r["metric_equal"]:
             note = f"; {r['metric']} differs anyway (the evaluation, not training, differs)"
-        return "bitwise-identical", (
-            f"final weights identical for all {r['n_matched']} matching seed(s){note}")
+        return Verdict.BITWISE_IDENTICAL, (
+            f"final weights identical for all {r['n_matched']} matching seed(s){note}"
+        )
     if r["metric_equal"]:
-        return "numerically-equal", (
+        return Verdict.NUMERICALLY_EQUAL, (
             f"{r['metric']} equal within {RTOL:g} for all {r['n_matched']} matching seed(s); "
-            f"final weights differ in {r['n_matched'] - r['identical_weights']}")
+            f"final weights differ in {r['n_matched'] - r['identical_weights']}"
+        )
     if r["tost_p"] is not None and r["tost_p"] < alpha:
         source = "" if r["margin_source"] == "given" else f" ({r['margin_source']})"
-        return "equivalent", (
-            f"TOST p={r['tost_p']:.3g} < {alpha:g} at margin ±{r['margin']:.3g}{source}")
+        return Verdict.EQUIVALENT, (
+            f"TOST p={r['tost_p']:.3g} < {alpha:g} at margin ±{r['margin']:.3g}{source}"
+        )
     if r["p_adjusted"] is not None and r["p_adjusted"] < alpha:
-        return "different", (
-            f"Welch p={r['p_value']:.3g}, Holm-adjusted {r['p_adjusted']:.3g} < {alpha:g}")
+        return Verdict.DIFFERENT, (
+            f"Welch p={r['p_value']:.3g}, Holm-adjusted {r['p_adjusted']:.3g} < {alpha:g}"
+        )
     if min(r["n_a"], r["n_b"]) < 2:
-        return "inconclusive", "fewer than 2 ok seeds in a group: no noise floor to judge by"
+        return Verdict.INCONCLUSIVE, "fewer than 2 ok seeds in a group: no noise floor to judge by"
     if r["p_value"] is None:
-        return "inconclusive", "no seed-to-seed spread in either group: nothing to test against"
+        return (
+            Verdict.INCONCLUSIVE,
+            "no seed-to-seed spread in either group: nothing to test against",
+        )
     tost = f"{r['tost_p']:.3g}" if r["tost_p"] is not None else "n/a"
-    return "inconclusive", (
-        f"neither equivalent (TOST p={tost}) nor different (adjusted p={r['p_adjusted']:.3g})")
+    return Verdict.INCONCLUSIVE, (
+        f"neither equivalent (TOST p={tost}) nor different (adjusted p={r['p_adjusted']:.3g})"
+    )

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-STAGES = ("data", "init", "config", "forward", "loss", "gradient", "optimizer", "trajectory")
+# STAGES is defined in analysis.stages; callers that read divergence.STAGES get that one.
+from tfrepro.analysis.stages import NUMERIC_STAGES, STAGES
+
 # Config keys that name things or describe storage rather than behaviour.
 _IGNORED_CONFIG_KEYS = {
     "name",
@@ -119,7 +121,7 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: obj}
 
 
-def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:
     """Changed values of keys both releases report, plus keys only one of them has."""
     fa, fb = _flatten(a), _flatten(b)
     changed = [
@@ -187,6 +189,7 @@ def compare_probes(
     tol = dict(tol or {})
     names = [str(n) for n in a_arrays.get("weight_names", [])]
     out: dict[str, dict[str, Any]] = {}
+
     def used(p: dict[str, Any]) -> Any:  # as the model left ctx.data; older probes: as sent
         return p.get("data_sha256_used", p.get("data_sha256"))
 
@@ -278,7 +281,7 @@ def first_divergence(stages: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
 
 def first_numeric_divergence(stages: Mapping[str, dict[str, Any]]) -> str:
     """The first diverging stage after the transplant (forward onwards)."""
-    for name in ("forward", "loss", "gradient", "optimizer", "trajectory"):
+    for name in NUMERIC_STAGES:
         if stages[name]["diverged"]:
             return name
     return "none"

@@ -20,8 +20,8 @@ import numpy as np
 
 from tfrepro.analysis import stats
 from tfrepro.errors import UsageError
-
-Cell = dict[str, Any]
+from tfrepro.record import CellRecord as Cell
+from tfrepro.record import Status
 
 CELL_AXES = ("tf_version", "keras_version", "python_version", "numpy_version", "keras_pin",
              "attempt")
@@ -141,10 +141,10 @@ def group_summary(cells: Sequence[Cell], by: str = "tf_version") -> list[dict[st
     final_hashes [{seed, sha256}], loss_mean, loss_std (per step, over ok cells).
     """
     check_axis(cells, by)
-    names = metric_names(c for c in cells if c.get("status") == "ok")
+    names = metric_names(c for c in cells if c.get("status") == Status.OK)
     out = []
     for lab, members in group_cells(cells, by).items():
-        ok = [c for c in members if c.get("status") == "ok"]
+        ok = [c for c in members if c.get("status") == Status.OK]
         metrics: dict[str, Any] = {}
         for m in names:
             with_m = [c for c in ok if m in (c.get("metrics") or {})]
@@ -176,4 +176,4 @@ def group_summary(cells: Sequence[Cell], by: str = "tf_version") -> list[dict[st
 
 
 def _distinct(cells: Iterable[Cell], key: str) -> list[str]:
-    return sorted({str(c[key]) for c in cells if c.get(key)}, key=sort_key)
+    return sorted({str(c.get(key)) for c in cells if c.get(key)}, key=sort_key)

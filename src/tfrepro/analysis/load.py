@@ -4,7 +4,6 @@ the margin from stored specs, and baseline files. Everything else in analysis/ i
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -13,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfrepro import files
 from tfrepro.analysis.compare import cell_key
-from tfrepro.errors import UsageError
+from tfrepro.errors import FileWriteError, UsageError
+from tfrepro.record import CellRecord as Cell
 from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
 
 if TYPE_CHECKING:
     from tfrepro.store import Store
 
-Cell = dict[str, Any]
 
 
 def _npz(path: str | Path) -> Any:
@@ -69,7 +69,7 @@ def labels(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
     """True test labels by data_sha256, from the dataset files the store kept next to the
     cells' arrays (every run saves its prepared data as an artifact)."""
     wanted = {c["data_sha256"] for c in cells if c.get("data_sha256")}
-    roots = {Path(c["arrays"]).parents[1] for c in cells if c.get("arrays")}
+    roots = {Path(str(c["arrays"])).parents[1] for c in cells if c.get("arrays")}
     out: dict[str, np.ndarray] = {}
     for root in roots:
         for path in sorted(root.glob("*/*.npz")):
@@ -118,14 +118,7 @@ def read_baseline(path: Path) -> dict[str, Any]:
 
 def write_baseline(path: Path, data: dict[str, Any]) -> None:
     """Write atomically (temp file + rename), so a failed save never leaves half a baseline."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # open() honours the umask
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"baseline save: cannot write '{path}': {exc}") from None
+        files.write_text(path, json.dumps(data, indent=1) + "\n")
+    except FileWriteError as exc:
+        raise UsageError(f"baseline save: {exc}") from None

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
+from tfrepro import files
 from tfrepro.errors import CatalogueError, UnknownReleaseError
 
 SNAPSHOT = Path(__file__).with_name("catalogue.json")
@@ -243,8 +244,5 @@ def build_from_index(fetch=_fetch_index) -> dict:  # type: ignore[no-untyped-def
 def refresh(path: Path | None = None) -> Catalogue:
     data = build_from_index()
     target = path or (user_cache_dir() / "catalogue.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(target)
+    files.write_text(target, json.dumps(data, indent=1) + "\n")
     return _from_json(data, str(target))

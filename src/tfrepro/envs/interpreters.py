@@ -100,6 +100,16 @@ def explicit(path: str) -> Interpreter:
     return interp
 
 
+def pool(python: str | None) -> tuple[dict[str, Interpreter], Interpreter | None]:
+    """The interpreters to choose from (minor → interpreter) and the one `--python` forces:
+    the forced one replaces what was found for its minor."""
+    forced = explicit(python) if python else None
+    available = discover()
+    if forced is not None:
+        available = {**available, forced.minor: forced}
+    return available, forced
+
+
 def choose(
     release: Release,
     available: dict[str, Interpreter],

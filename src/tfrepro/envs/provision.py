@@ -21,8 +21,8 @@ from filelock import FileLock, Timeout
 
 from tfrepro import process
 from tfrepro.envs.catalogue import user_cache_dir
+from tfrepro.envs.request import EnvRequest
 from tfrepro.errors import EnvironmentBuildError
-from tfrepro.plan import EnvRequest
 
 META = "tfrepro-env.json"
 _VERIFY = (

@@ -42,3 +42,16 @@ def run_pool(
             for fut in running:
                 fut.cancel()
             raise
+
+
+def map_parallel(items: Iterable[T], work: Callable[[T], R], *, jobs: int) -> list[R]:
+    """`work` over items, at most `jobs` at a time; the results in the items' order."""
+    items = list(items)
+    results: dict[int, R] = {}
+    run_pool(
+        range(len(items)),
+        lambda i: work(items[i]),
+        jobs=jobs,
+        on_done=lambda i, r: results.__setitem__(i, r),
+    )
+    return [results[i] for i in range(len(items))]

@@ -10,9 +10,9 @@ from typing import Any
 
 from tfrepro.analysis import compare, groups, load
 from tfrepro.errors import UsageError
+from tfrepro.record import CellRecord as Cell
+from tfrepro.record import Status
 from tfrepro.store import Store
-
-Cell = dict[str, Any]
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ReportData:
 
     @property
     def failed(self) -> list[Cell]:
-        return [c for c in self.cells if c.get("status") != "ok"]
+        return [c for c in self.cells if c.get("status") != Status.OK]
 
     def group_of(self, cell: Cell) -> Group | None:
         return next((g for g in self.groups if any(c is cell for c in g.cells)), None)
@@ -81,7 +81,7 @@ def collect(
             margin=margin if margin is not None else load.spec_margin(store, cells),
             predictions=load.predictions(cells), labels=load.labels(cells),
         )
-    names = list(metrics or groups.metric_names(c for c in cells if c.get("status") == "ok"))
+    names = list(metrics or groups.metric_names(c for c in cells if c.get("status") == Status.OK))
     used = {c.get("run_id") for c in cells}
     runs = [r for r in store.runs() if r["id"] in used]
     return ReportData(

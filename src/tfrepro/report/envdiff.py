@@ -10,11 +10,11 @@ computes no statistics.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Cell = dict[str, Any]
+Cell = Mapping[str, Any]
 MISSING = "—"
 
 

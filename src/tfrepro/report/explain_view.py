@@ -8,22 +8,29 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tfrepro.report.explanations import fmt
+from tfrepro.analysis.stages import PER_ITEM_STAGES
+from tfrepro.report.style import fmt_delta
 
 _SIDES = {"B": "B", "both": "A and B"}
-_NUMERIC = ("forward", "gradient", "optimizer")  # stages measured per layer or variable
 
 
 def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
     """Per layer (forward) or per variable (gradient, optimizer): the stage's numbers."""
-    table = Table(title=f"{name}: B vs A per {'layer' if name == 'forward' else 'variable'}",
-                  title_justify="left")
+    table = Table(
+        title=f"{name}: B vs A per {'layer' if name == 'forward' else 'variable'}",
+        title_justify="left",
+    )
     for col in ("name", "bitwise", "max |B−A|", "max rel", "max ULP"):
         table.add_column(col, justify="left" if col in ("name", "bitwise") else "right")
     items = stage.get("items") or []
     for item in items[:20]:
-        table.add_row(escape(str(item["name"])), "yes" if item["bitwise"] else "[red]no[/]",
-                      fmt(item["max_abs"]), fmt(item.get("max_rel")), fmt(item.get("max_ulp")))
+        table.add_row(
+            escape(str(item["name"])),
+            "yes" if item["bitwise"] else "[red]no[/]",
+            fmt_delta(item["max_abs"]),
+            fmt_delta(item.get("max_rel")),
+            fmt_delta(item.get("max_ulp")),
+        )
     if len(items) > 20:
         table.add_row(f"… {len(items) - 20} more (--json has all)", "", "", "", "")
     console.print(table)
@@ -64,20 +71,21 @@ def render(console: Console, result: dict[str, Any]) -> None:
             name,
             mark,
             "yes" if s["bitwise"] else "no",
-            fmt(s["max_abs"]),
-            fmt(s.get("max_ulp")),
-            fmt(s["tolerance"]),
+            fmt_delta(s["max_abs"]),
+            fmt_delta(s.get("max_ulp")),
+            fmt_delta(s["tolerance"]),
             escape(where),
         )
     console.print(table)
-    numeric = [n for n in _NUMERIC if result["stages"].get(n, {}).get("diverged")]
+    numeric = [n for n in PER_ITEM_STAGES if result["stages"].get(n, {}).get("diverged")]
     if numeric:  # the first diverging stage that has layers or variables, in detail
         _items(console, numeric[0], result["stages"][numeric[0]])
     if result["ablations"]:
-        abl = Table(title="Knob ablation (B from A's weights and gradients, knob flipped)",
-                    title_justify="left")
-        for col in ("knob", "in", "first divergence then", "gap before", "gap after",
-                    "closes it"):
+        abl = Table(
+            title="Knob ablation (B from A's weights and gradients, knob flipped)",
+            title_justify="left",
+        )
+        for col in ("knob", "in", "first divergence then", "gap before", "gap after", "closes it"):
             abl.add_column(col)
         for ab in result["ablations"]:
             if ab["status"] != "ok":
@@ -94,15 +102,16 @@ def render(console: Console, result: dict[str, Any]) -> None:
                 f"{ab['knob']}={ab['value']}",
                 _SIDES[ab.get("side", "B")],
                 ab["first_after_transplant"],
-                fmt(ab["gap_before"]),
-                fmt(ab["gap_after"]),
+                fmt_delta(ab["gap_before"]),
+                fmt_delta(ab["gap_after"]),
                 "[green]yes[/]" if ab["closes"] else "no",
             )
         console.print(abl)
     console.print("\n[bold]Causes, most likely first[/]")
     for i, c in enumerate(result["causes"][:12], 1):
-        console.print(f"{i:>2}. [{c['stage']}] {c['cause']}", highlight=False, soft_wrap=True,
-                      markup=False)  # causes quote layer names and errors as they are
+        console.print(
+            f"{i:>2}. [{c['stage']}] {c['cause']}", highlight=False, soft_wrap=True, markup=False
+        )  # causes quote layer names and errors as they are
     if not result["causes"]:
         console.print("   none found: the two groups are identical at every stage")
     console.print(f"\n[dim]{result['probes']} probes, {result['seconds']} s[/]")

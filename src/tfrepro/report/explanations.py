@@ -9,18 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
-def fmt(value: Any) -> str:
-    """Differences and tolerances: 0, ∞, or three significant digits."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    return "0" if value == 0 else f"{value:.3g}"
+from tfrepro.report.style import fmt_delta
 
 
 def _sides(cells: dict[str, Any]) -> list[dict[str, Any]]:
@@ -41,8 +30,11 @@ def _sides(cells: dict[str, Any]) -> list[dict[str, Any]]:
         ("optimizer", str(a.get("optimizer") or "—"), str(b.get("optimizer") or "—")),
     ]
     ka, kb = a.get("knobs") or {}, b.get("knobs") or {}
-    rows += [(f"knob {k}", str(ka.get(k, "—")), str(kb.get(k, "—")))
-             for k in dict.fromkeys([*ka, *kb]) if ka.get(k) != kb.get(k)]
+    rows += [
+        (f"knob {k}", str(ka.get(k, "—")), str(kb.get(k, "—")))
+        for k in dict.fromkeys([*ka, *kb])
+        if ka.get(k) != kb.get(k)
+    ]
     return [{"name": n, "a": va, "b": vb, "changed": va != vb} for n, va, vb in rows]
 
 
@@ -75,17 +67,21 @@ def _stages(result: dict[str, Any]) -> list[dict[str, Any]]:
     for name, s in (result.get("stages") or {}).items():
         config = name == "config"
         changed = len(s.get("changed") or [])
-        rows.append({
-            "name": name,
-            "diverged": bool(s.get("diverged")),
-            "bitwise": bool(s.get("bitwise")),
-            "first": name == first,
-            # config counts changed settings; the others measure a numeric difference
-            "max_abs": f"{changed} changed" if config else fmt(s.get("max_abs")),
-            "max_ulp": "" if config or name in ("data", "loss") else fmt(s.get("max_ulp")),
-            "tolerance": "" if config or name == "data" else fmt(s.get("tolerance")),
-            "where": _where(name, s),
-        })
+        rows.append(
+            {
+                "name": name,
+                "diverged": bool(s.get("diverged")),
+                "bitwise": bool(s.get("bitwise")),
+                "first": name == first,
+                # config counts changed settings; the others measure a numeric difference
+                "max_abs": f"{changed} changed" if config else fmt_delta(s.get("max_abs")),
+                "max_ulp": ""
+                if config or name in ("data", "loss")
+                else fmt_delta(s.get("max_ulp")),
+                "tolerance": "" if config or name == "data" else fmt_delta(s.get("tolerance")),
+                "where": _where(name, s),
+            }
+        )
     return rows
 
 
@@ -93,17 +89,19 @@ def _ablations(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for ab in result.get("ablations") or []:
         ok = ab.get("status") == "ok"
-        rows.append({
-            "flip": f"{ab.get('knob')}={ab.get('value')}",
-            "side": "A and B" if ab.get("side") == "both" else "B",
-            "ok": ok,
-            "then": ab.get("first_after_transplant") if ok else ab.get("status", "failed"),
-            "before": fmt(ab.get("gap_before")) if ok else "",
-            "after": fmt(ab.get("gap_after")) if ok else "",
-            "closes": bool(ok and ab.get("closes")),
-            "shrinks": bool(ok and ab.get("shrinks")),
-            "reason": "" if ok else str(ab.get("reason") or ""),
-        })
+        rows.append(
+            {
+                "flip": f"{ab.get('knob')}={ab.get('value')}",
+                "side": "A and B" if ab.get("side") == "both" else "B",
+                "ok": ok,
+                "then": ab.get("first_after_transplant") if ok else ab.get("status", "failed"),
+                "before": fmt_delta(ab.get("gap_before")) if ok else "",
+                "after": fmt_delta(ab.get("gap_after")) if ok else "",
+                "closes": bool(ok and ab.get("closes")),
+                "shrinks": bool(ok and ab.get("shrinks")),
+                "reason": "" if ok else str(ab.get("reason") or ""),
+            }
+        )
     return rows
 
 
@@ -113,28 +111,44 @@ def _first(result: dict[str, Any]) -> dict[str, Any]:
     stage = first.get("stage") or "none"
     after = result.get("first_after_transplant") or "none"
     after_where = (result.get("stages") or {}).get(after, {}).get("where")
-    return {"stage": stage, "layer": first.get("layer"),
-            "after": after if after != stage else None, "after_layer": after_where}
+    return {
+        "stage": stage,
+        "layer": first.get("layer"),
+        "after": after if after != stage else None,
+        "after_layer": after_where,
+    }
 
 
 def explanation(result: dict[str, Any]) -> dict[str, Any]:
     cells = result.get("cells") or {}
-    notes = [{"release": n.get("release", ""), "component": n.get("component", ""),
-              "text": n.get("text", ""), "source": _link(n.get("source"))}
-             for n in result.get("release_notes") or []]
+    notes = [
+        {
+            "release": n.get("release", ""),
+            "component": n.get("component", ""),
+            "text": n.get("text", ""),
+            "source": _link(n.get("source")),
+        }
+        for n in result.get("release_notes") or []
+    ]
     return {
         "id": result.get("id"),
-        "a": str(result.get("a", "")), "b": str(result.get("b", "")), "seed": result.get("seed"),
-        "tf_a": (cells.get("A") or {}).get("tf"), "tf_b": (cells.get("B") or {}).get("tf"),
+        "a": str(result.get("a", "")),
+        "b": str(result.get("b", "")),
+        "seed": result.get("seed"),
+        "tf_a": (cells.get("A") or {}).get("tf"),
+        "tf_b": (cells.get("B") or {}).get("tf"),
         "created": str(result.get("created") or "").replace("T", " ").replace("Z", " UTC"),
         "sides": _sides(cells),
         "first": _first(result),
         "stages": _stages(result),
         "ablations": _ablations(result),
-        "causes": [{"stage": str(c.get("stage", "")), "text": str(c.get("cause", ""))}
-                   for c in result.get("causes") or []],
+        "causes": [
+            {"stage": str(c.get("stage", "")), "text": str(c.get("cause", ""))}
+            for c in result.get("causes") or []
+        ],
         "notes": notes,
-        "probes": result.get("probes"), "seconds": result.get("seconds"),
+        "probes": result.get("probes"),
+        "seconds": result.get("seconds"),
     }
 
 

@@ -8,15 +8,20 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
-from tfrepro.cellrun import Outcome
-from tfrepro.plan import Cell, EnvRequest
+from tfrepro.envs.request import EnvRequest
+from tfrepro.execute.cellrun import Outcome
+from tfrepro.plan import Cell
+from tfrepro.record import Status
 
-_STYLE = {"ok": "green", "failed": "red", "timeout": "red", "diverged": "yellow"}
+_STYLE: dict[str, str] = {
+    Status.OK: "green", Status.FAILED: "red", Status.TIMEOUT: "red", Status.DIVERGED: "yellow"
+}
 
 
 class RichReporter:
@@ -34,8 +39,15 @@ class RichReporter:
             console=console,
             transient=False,
         )
-        self.counts = {"ok": 0, "failed": 0, "timeout": 0, "diverged": 0}
-        self._cells = self._envs = None
+        self.counts: dict[str, int] = dict.fromkeys(Status, 0)
+        # created by planned() when there is work; the other callbacks come only after it
+        self._cells: TaskID | None = None
+        self._envs: TaskID | None = None
+
+    @staticmethod
+    def _task(task: TaskID | None) -> TaskID:
+        assert task is not None, "planned() with cells to run comes first"
+        return task
 
     def __enter__(self) -> RichReporter:
         self.progress.__enter__()
@@ -57,11 +69,11 @@ class RichReporter:
     def env_started(self, env: EnvRequest, cached: bool) -> None:
         what = "cached" if cached else "building"
         self.progress.update(
-            self._envs, detail=f"{what} TF {env.tf_version} py{env.python_version}"
+            self._task(self._envs), detail=f"{what} TF {env.tf_version} py{env.python_version}"
         )
 
     def env_done(self, env: EnvRequest, error: str | None) -> None:
-        self.progress.advance(self._envs)
+        self.progress.advance(self._task(self._envs))
         if error:
             self.console.print(
                 f"[red]environment failed[/]: {error}", highlight=False, soft_wrap=True
@@ -72,11 +84,11 @@ class RichReporter:
 
     def cell_done(self, cell: Cell, outcome: Outcome) -> None:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
-        self.progress.advance(self._cells)
+        self.progress.advance(self._task(self._cells))
         detail = " ".join(f"{k} {v}" for k, v in self.counts.items() if v)
-        self.progress.update(self._cells, detail=detail)
+        self.progress.update(self._task(self._cells), detail=detail)
         style = _STYLE.get(outcome.status, "white")
-        reason = f" — {outcome.reason}" if outcome.status != "ok" and outcome.reason else ""
+        reason = f" — {outcome.reason}" if outcome.status != Status.OK and outcome.reason else ""
         self.console.print(
             f"[{style}]{outcome.status:>8}[/] {cell.describe()} "
             f"[dim]({outcome.wall_seconds:.1f} s)[/]{reason}",

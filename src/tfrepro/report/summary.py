@@ -15,9 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tfrepro.analysis.ladder import Verdict
+from tfrepro.files import write_text
 from tfrepro.report.collect import ReportData
-from tfrepro.report.output import write_text
-from tfrepro.report.verdicts import (
+from tfrepro.report.style import (
+    HEADLINE_MARK,
+    HEADLINE_RICH,
     MARK,
     RICH,
     fmt_num,
@@ -36,8 +39,9 @@ def md(text: Any) -> str:
     """Escape a value for a GitHub Markdown table cell: no markup, no HTML, one line."""
     s = " ".join(str(text).split())
     s = s.replace("&", "&amp;")
-    return _MD_SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "|": "\\|"}.get(
-        m.group(1), "\\" + m.group(1)), s)
+    return _MD_SPECIAL.sub(
+        lambda m: {"<": "&lt;", ">": "&gt;", "|": "\\|"}.get(m.group(1), "\\" + m.group(1)), s
+    )
 
 
 def _ci(r: dict[str, Any]) -> str:
@@ -48,8 +52,11 @@ def _ci(r: dict[str, Any]) -> str:
 def _counts(data: ReportData) -> str:
     failed = len(data.failed)
     ok = len(data.cells) - failed
-    return (f"{len(data.cells)} cells ({ok} ok" + (f", {failed} not ok" if failed else "") +
-            f"), {len(data.groups)} groups by {data.by}")
+    return (
+        f"{len(data.cells)} cells ({ok} ok"
+        + (f", {failed} not ok" if failed else "")
+        + f"), {len(data.groups)} groups by {data.by}"
+    )
 
 
 def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, dict[str, Any]]]]:
@@ -63,9 +70,8 @@ def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, dict[st
 def print_summary(console: Console, data: ReportData, html_path: str | None = None) -> None:
     """Headline, then one line per pair: each metric's verdict and difference, and churn."""
     h = headline(data.comparisons)
-    style = {"different": "bold red", "inconclusive": "bold yellow", "same": "bold green"}
     console.print(Text(data.title, style="bold"), Text(_counts(data), style="dim"))
-    console.print(Text(h.title, style=style.get(h.level, "bold")), Text(f"({h.detail})"))
+    console.print(Text(h.title, style=HEADLINE_RICH.get(h.level, "bold")), Text(f"({h.detail})"))
     pairs = _pairs(sort_rows(data.comparisons))
     if pairs:
         table = Table(box=None, pad_edge=False, header_style="bold dim")
@@ -78,9 +84,14 @@ def print_summary(console: Console, data: ReportData, html_path: str | None = No
             cells = []
             for m in data.metrics:
                 r = by_metric.get(m)
-                cells.append(Text("—") if r is None else Text.assemble(
-                    (str(r["verdict"]), RICH.get(r["verdict"], "")),
-                    f" {fmt_signed(r.get('diff'))}"))
+                cells.append(
+                    Text("—")
+                    if r is None
+                    else Text.assemble(
+                        (str(r["verdict"]), RICH.get(r["verdict"], "")),
+                        f" {fmt_signed(r.get('diff'))}",
+                    )
+                )
             churn = next((r.get("churn") for r in by_metric.values()), None)
             table.add_row(Text(a), Text(b), *cells, fmt_pct(churn))
         console.print(table)
@@ -88,31 +99,41 @@ def print_summary(console: Console, data: ReportData, html_path: str | None = No
             console.print(f"… {len(pairs) - MAX_ROWS} more pairs in the HTML report", style="dim")
     for c in data.failed[:5]:
         group = data.group_of(c)
-        console.print(Text(f"{c['status']:>8} ", style="red"),
-                      Text(f"{group.label if group else '—'} seed {c.get('seed')}: "
-                           f"{c.get('reason') or ''}"))
+        console.print(
+            Text(f"{c['status']:>8} ", style="red"),
+            Text(f"{group.label if group else '—'} seed {c.get('seed')}: {c.get('reason') or ''}"),
+        )
     if len(data.failed) > 5:
         console.print(f"… and {len(data.failed) - 5} more not-ok cells", style="dim")
     if html_path:
-        console.print(Text.assemble(("report: ", "dim"), html_path,
-                                    (" (confidence intervals, p-values, plots)", "dim")))
+        console.print(
+            Text.assemble(
+                ("report: ", "dim"), html_path, (" (confidence intervals, p-values, plots)", "dim")
+            )
+        )
 
 
 def markdown(data: ReportData, html_name: str | None = None) -> str:
     """A PR-comment summary: headline, verdict table (worst first), groups, failures."""
     h = headline(data.comparisons)
-    icon = {"different": "🔴", "inconclusive": "🟡", "same": "🟢"}.get(h.level, "⚪")
+    icon = HEADLINE_MARK.get(h.level, "⚪")
     detail = h.detail[:1].upper() + h.detail[1:]
-    lines = [f"### {icon} tfrepro: {md(h.title)}", "",
-             f"**{md(data.title)}** · {md(_counts(data))}. {md(detail)}.", ""]
+    lines = [
+        f"### {icon} tfrepro: {md(h.title)}",
+        "",
+        f"**{md(data.title)}** · {md(_counts(data))}. {md(detail)}.",
+        "",
+    ]
     rows = sort_rows(data.comparisons)
     if rows:
-        unsure = any(r["verdict"] == "inconclusive" for r in rows)
-        lines += ["| a | b | metric | verdict | b − a | CI | p (Holm) | churn |"
-                  + (" seeds needed |" if unsure else ""),
-                  "|---|---|---|---|--:|--:|--:|--:|" + ("--:|" if unsure else "")]
+        unsure = any(r["verdict"] == Verdict.INCONCLUSIVE for r in rows)
+        lines += [
+            "| a | b | metric | verdict | b − a | CI | p (Holm) | churn |"
+            + (" seeds needed |" if unsure else ""),
+            "|---|---|---|---|--:|--:|--:|--:|" + ("--:|" if unsure else ""),
+        ]
         for r in rows[:MAX_ROWS]:
-            needed = fmt_num(r.get("seeds_needed")) if r["verdict"] == "inconclusive" else ""
+            needed = fmt_num(r.get("seeds_needed")) if r["verdict"] == Verdict.INCONCLUSIVE else ""
             lines.append(
                 f"| {md(r['a'])} | {md(r['b'])} | {md(r['metric'])} | "
                 f"{MARK.get(r['verdict'], '')} {md(r['verdict'])} | {fmt_signed(r.get('diff'))} | "
@@ -122,28 +143,40 @@ def markdown(data: ReportData, html_name: str | None = None) -> str:
         if len(rows) > MAX_ROWS:
             lines.append(f"\n… {len(rows) - MAX_ROWS} more comparisons in the HTML report.")
         lines.append("")
-    lines += ["<details><summary>Groups</summary>", "",
-              "| group | ok | not ok | " + " | ".join(md(m) for m in data.metrics) +
-              " | distinct final weights |",
-              "|---|--:|--:|" + "--:|" * len(data.metrics) + "--:|"]
+    lines += [
+        "<details><summary>Groups</summary>",
+        "",
+        "| group | ok | not ok | "
+        + " | ".join(md(m) for m in data.metrics)
+        + " | distinct final weights |",
+        "|---|--:|--:|" + "--:|" * len(data.metrics) + "--:|",
+    ]
     for g in data.groups:
         s = g.summary
         cells = []
         for m in data.metrics:
             stat = (s.get("metrics") or {}).get(m) or {}
             mean, std = stat.get("mean"), stat.get("std")
-            cells.append("—" if mean is None else
-                         fmt_num(mean) + (f" ± {fmt_num(std)}" if std is not None else ""))
-        lines.append(f"| {md(g.label)} | {s.get('n_ok', 0)} | {s.get('n_failed', 0)} | "
-                     + " | ".join(cells) + f" | {s.get('distinct_final_hashes', 0)} |")
+            cells.append(
+                "—"
+                if mean is None
+                else fmt_num(mean) + (f" ± {fmt_num(std)}" if std is not None else "")
+            )
+        lines.append(
+            f"| {md(g.label)} | {s.get('n_ok', 0)} | {s.get('n_failed', 0)} | "
+            + " | ".join(cells)
+            + f" | {s.get('distinct_final_hashes', 0)} |"
+        )
     lines += ["", "</details>", ""]
     if data.failed:
         n = len(data.failed)
         lines += [f"<details><summary>{n} cell{'s' if n != 1 else ''} not ok</summary>", ""]
         for c in data.failed[:MAX_ROWS]:
             group = data.group_of(c)
-            lines.append(f"- **{md(c['status'])}** {md(group.label if group else '—')} "
-                         f"seed {md(c.get('seed'))}: {md(c.get('reason') or '')}")
+            lines.append(
+                f"- **{md(c['status'])}** {md(group.label if group else '—')} "
+                f"seed {md(c.get('seed'))}: {md(c.get('reason') or '')}"
+            )
         lines += ["", "</details>", ""]
     if html_name:
         lines.append(f"Full report: {md(html_name)} (self-contained HTML).")

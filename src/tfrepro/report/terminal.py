@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import statistics
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return "—"
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.4f} ± {std:.4f}"
+from tfrepro.record import Status
+from tfrepro.report.style import fmt_fixed_signed, fmt_mean_std, fmt_sig
 
 
-def _varying(cells: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def _varying(cells: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
     """Knob and environment-variable names whose values differ between the cells."""
     knobs = sorted(
         {
@@ -40,7 +35,7 @@ def _varying(cells: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return knobs, env
 
 
-def _group_key(cell: dict[str, Any], knobs: list[str], env: list[str]) -> str:
+def _group_key(cell: Mapping[str, Any], knobs: list[str], env: list[str]) -> str:
     parts = [str(cell["tf_version"])]
     if cell.get("keras_pin"):
         parts.append(f"keras={cell['keras_pin']}")
@@ -49,13 +44,13 @@ def _group_key(cell: dict[str, Any], knobs: list[str], env: list[str]) -> str:
     return " ".join(parts)
 
 
-def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
+def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
     """Per release: cells ok / failed, mean ± std of each final metric, distinct final hashes."""
     if not cells:
         console.print("no cells recorded")
         return
     knobs, env = _varying(cells)
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for cell in cells:
         groups[_group_key(cell, knobs, env)].append(cell)
     metric_names = sorted({m for c in cells for m in (c.get("metrics") or {})})
@@ -67,7 +62,7 @@ def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
     table.add_column("distinct final weights", justify="right")
     for key in sorted(groups, key=lambda k: (_version_sort(k), k)):
         rows = groups[key]
-        ok = [c for c in rows if c["status"] == "ok"]
+        ok = [c for c in rows if c["status"] == Status.OK]
         keras = ", ".join(sorted({str(c["keras_version"]) for c in rows if c.get("keras_version")}))
         pys = ", ".join(sorted({c["python_version"] for c in rows}))
         hashes = {c["final_weights_sha256"] for c in ok if c.get("final_weights_sha256")}
@@ -77,11 +72,14 @@ def run_summary(console: Console, cells: list[dict[str, Any]]) -> None:
             pys,
             str(len(ok)),
             str(len(rows) - len(ok)),
-            *(_fmt([c["metrics"][m] for c in ok if m in c["metrics"]]) for m in metric_names),
+            *(
+                fmt_mean_std([c["metrics"][m] for c in ok if m in c["metrics"]])
+                for m in metric_names
+            ),
             f"{len(hashes)} of {len(ok)}",
         )
     console.print(table)
-    failures = [c for c in cells if c["status"] != "ok"]
+    failures = [c for c in cells if c["status"] != Status.OK]
     for c in failures[:20]:
         console.print(
             f"[red]{c['status']}[/] tf {c['tf_version']} seed {c['seed']}: {c.get('reason') or ''}",
@@ -96,7 +94,7 @@ def _version_sort(key: str) -> tuple[int, ...]:
     return tuple(int(p) for p in head.split(".") if p.isdigit())
 
 
-def cell_table(console: Console, cells: list[dict[str, Any]]) -> None:
+def cell_table(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
     table = Table(title=f"{len(cells)} recorded cell(s)", title_justify="left")
     for col in (
         "id",
@@ -127,7 +125,7 @@ def cell_table(console: Console, cells: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def versions_table(console: Console, rows: list[dict[str, Any]], source: str) -> None:
+def versions_table(console: Console, rows: Sequence[Mapping[str, Any]], source: str) -> None:
     table = Table(title=f"TensorFlow releases (catalogue: {source})", title_justify="left")
     for col in ("release", "package", "released", "Python wheels", "interpreter here"):
         table.add_column(col)
@@ -145,19 +143,14 @@ def versions_table(console: Console, rows: list[dict[str, Any]], source: str) ->
 def probe_detail(p: dict[str, Any]) -> str:
     """One bisect probe's evidence in words."""
     if "compare_verdicts" in p:
-        parts = [f"{m} {v} (b − a {_signed(p['diff'].get(m))}, p Holm "
-                 f"{_short(p['p_adjusted'].get(m))})" for m, v in p["compare_verdicts"].items()]
+        parts = [
+            f"{m} {v} (b − a {fmt_fixed_signed(p['diff'].get(m))}, p Holm "
+            f"{fmt_sig(p['p_adjusted'].get(m))})"
+            for m, v in p["compare_verdicts"].items()
+        ]
         if p.get("seeds_needed"):
             parts.append(f"about {p['seeds_needed']} seeds would settle it")
         return "; ".join(parts) + f"; {p['seeds']} seeds"
     if "seeds_identical" in p:
         return f"{p['seeds_identical']} of {p['seeds']} seeds bitwise identical to the good release"
     return ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("release", "verdict"))
-
-
-def _signed(x: Any) -> str:
-    return f"{x:+.4f}" if isinstance(x, int | float) else "—"
-
-
-def _short(x: Any) -> str:
-    return f"{x:.3g}" if isinstance(x, int | float) else "—"

@@ -7,19 +7,7 @@ capability flag or a method here, so the rest of the guest code has no version c
 import importlib
 import os
 
-
-def parse_version(text):
-    parts = []
-    for piece in str(text).split(".")[:3]:
-        digits = ""
-        for ch in piece:
-            if not ch.isdigit():
-                break
-            digits += ch
-        parts.append(int(digits or 0))
-    while len(parts) < 3:
-        parts.append(0)
-    return tuple(parts)
+from .capabilities import has, parse_version
 
 
 def pre_import(tf_version, knobs):
@@ -28,7 +16,6 @@ def pre_import(tf_version, knobs):
     Returns {knob: how it was applied} for the record.
     """
     applied = {}
-    v = parse_version(tf_version)
     onednn = knobs.get("onednn", "default")
     if onednn == "default":
         os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
@@ -37,9 +24,9 @@ def pre_import(tf_version, knobs):
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn == "on" else "0"
         applied["onednn"] = "TF_ENABLE_ONEDNN_OPTS=" + os.environ["TF_ENABLE_ONEDNN_OPTS"]
     if knobs.get("determinism", True):
-        if v >= (2, 8, 0):
+        if has(tf_version, "op_determinism"):
             applied["determinism"] = "enable_op_determinism"
-        elif v >= (2, 1, 0):
+        elif has(tf_version, "deterministic_ops_env"):
             os.environ["TF_DETERMINISTIC_OPS"] = "1"
             applied["determinism"] = "TF_DETERMINISTIC_OPS=1"
         else:
@@ -48,7 +35,7 @@ def pre_import(tf_version, knobs):
     else:
         applied["determinism"] = "off"
     if knobs.get("legacy_keras"):
-        if v >= (2, 16, 0):
+        if has(tf_version, "keras3"):
             os.environ["TF_USE_LEGACY_KERAS"] = "1"
             applied["legacy_keras"] = "TF_USE_LEGACY_KERAS=1 (tf_keras)"
         else:
@@ -63,10 +50,10 @@ class Compat(object):
         self.tf = tf
         self.knobs = knobs
         self.version = parse_version(tf.__version__)
-        self.tf1 = self.version < (2, 0, 0)
+        self.tf1 = not has(self.version, "tf2")
         if self.tf1:
             tf.compat.v1.enable_eager_execution()
-        if self.version >= (2, 16, 0):
+        if has(self.version, "keras3"):
             if knobs.get("legacy_keras"):
                 self.keras = importlib.import_module("tf_keras")
             else:
@@ -77,8 +64,8 @@ class Compat(object):
         self.keras3 = parse_version(self.keras_version) >= (3, 0, 0)
         self.has_op_determinism = hasattr(getattr(tf.config, "experimental", None),
                                           "enable_op_determinism")
-        self.has_jit_compile_arg = self.keras3 or self.version >= (2, 5, 0)
-        self.has_return_dict = self.keras3 or self.version >= (2, 2, 0)
+        self.has_jit_compile_arg = self.keras3 or has(self.version, "jit_compile_arg")
+        self.has_return_dict = self.keras3 or has(self.version, "evaluate_return_dict")
         self.has_legacy_optimizers = (not self.keras3) and hasattr(self.keras.optimizers, "legacy")
 
     # --- knobs applied after import -------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 from tfrepro import process
 from tfrepro.plan import Cell
+from tfrepro.record import Status
 
 RUNNER_DIR = Path(__file__).with_name("runner")
 # Variables that change TensorFlow's numerics: never inherited from the user's shell, only
@@ -36,7 +37,7 @@ _SCRUB_PREFIXES = (
 
 @dataclass
 class Outcome:
-    status: str
+    status: str  # a record.Status value
     reason: str = ""
     traceback: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +74,7 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
         )
     except OSError as exc:
         return Outcome(
-            "failed",
+            Status.FAILED,
             f"cannot start the environment's python {python}: {exc} "
             f"(rebuild it: `tfrepro envs prune --all`, then run again)",
         )
@@ -85,7 +86,7 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
     if done.timed_out:
         partial = _partial(work)
         return Outcome(
-            "timeout",
+            Status.TIMEOUT,
             f"exceeded the cell timeout of {timeout:g} s",
             _tail(done.stderr),
             partial,
@@ -115,7 +116,9 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
     last = [ln for ln in done.stderr.splitlines() if ln.strip()]
     if last:
         reason += f": {last[-1].strip()[:300]}"
-    return Outcome("failed", reason, _tail(done.stderr), _partial(work), arrays_path, wall, onednn)
+    return Outcome(
+        Status.FAILED, reason, _tail(done.stderr), _partial(work), arrays_path, wall, onednn
+    )
 
 
 def _partial(work: Path) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""tfrepro.cellrun: every way a runner can end becomes an Outcome, never an exception.
+"""tfrepro.execute.cellrun: every way a runner can end becomes an Outcome, never an exception.
 
 The guest runner is replaced by a tiny Python script (a folder with __main__.py, exactly how
 the real runner is started) that does what its job tells it: write a result, exit, die by a
@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from tfrepro import cellrun
-from tfrepro.plan import Cell, EnvRequest
+from tfrepro.envs.request import EnvRequest
+from tfrepro.execute import cellrun
+from tfrepro.plan import Cell
 
 FAKE_RUNNER = textwrap.dedent(
     """

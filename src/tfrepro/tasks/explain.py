@@ -1,9 +1,10 @@
-"""`tfrepro explain A B`: where two cell groups first diverge, and why.
+"""The `explain A B` task: where two cell groups first diverge, and why.
 
 Steps: probe A, probe A again (a rerun: its differences are the tolerances), probe B from
-A's initial weights and A's gradients, compare stage by stage; then flip knobs in B and
-see which flip makes the diverging stage equal again; match the release notes between
-the two releases. Every probe is one short run of the runner in "probe" mode.
+A's initial weights and A's gradients, compare stage by stage (analysis/divergence); then flip
+knobs in B and see which flip makes the diverging stage equal again; rank the causes and match
+the release notes between the two releases (analysis/attribution). Every probe is one short
+run of the runner in "probe" mode. Nothing here prints: progress goes to `progress(message)`.
 """
 
 from __future__ import annotations
@@ -11,27 +12,27 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-import tomllib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from tfrepro import cellrun
 from tfrepro import spec as spec_mod
-from tfrepro.analysis import divergence
-from tfrepro.envs import provision
-from tfrepro.envs.catalogue import version_key
+from tfrepro.analysis import attribution, divergence
+from tfrepro.envs import capabilities, provision
 from tfrepro.errors import ExplainError, UsageError
+from tfrepro.execute import cellrun
+from tfrepro.execute.local import map_parallel
 from tfrepro.plan import Cell
+from tfrepro.record import Status
 from tfrepro.spec import Knobs, Spec
 from tfrepro.store import Store
-from tfrepro.workflow import Options, Planned, job_for, make_plan, save_npz
+from tfrepro.tasks.planning import Options, Planned, job_for, make_plan, stage_inputs
 
 _BOOL = {"true": True, "false": False, "on": True, "off": False, "1": True, "0": False}
 _KNOBS = set(Knobs.model_fields)
+ABLATION_KNOBS = attribution.ABLATION_KNOBS
 
 
 def parse_group(text: str) -> dict[str, str]:
@@ -53,6 +54,18 @@ def parse_group(text: str) -> dict[str, str]:
     return out
 
 
+def parse_knobs(text: str | None) -> list[str] | None:
+    """`--knobs onednn,xla` → the knobs to flip (None: every one that applies)."""
+    if text is None:
+        return None
+    knobs = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in knobs if k not in ABLATION_KNOBS]
+    if unknown or not knobs:
+        raise UsageError(f"--knobs: {', '.join(unknown) or 'nothing'} is not a knob explain "
+                         f"can flip; choose from {', '.join(ABLATION_KNOBS)}")
+    return knobs
+
+
 def _knob_value(name: str, value: str) -> Any:
     if name in ("determinism", "legacy_keras"):
         if value.lower() not in _BOOL:
@@ -66,6 +79,8 @@ def _knob_value(name: str, value: str) -> Any:
 
 
 def side_spec(base: Spec, group: dict[str, str], seed: int) -> Spec:
+    """The one-cell spec of a group: the base spec's first value of every axis, the group's
+    settings over it, one seed."""
     raw = base.model_dump(mode="json", exclude={"base_dir"})
     matrix = raw["matrix"]
     matrix["seeds"] = [seed]
@@ -86,12 +101,36 @@ def side_spec(base: Spec, group: dict[str, str], seed: int) -> Spec:
     return spec_mod.from_dict(raw, origin="explain", base_dir=base.base_dir)
 
 
+def flips(cell: Cell) -> list[tuple[str, Any]]:
+    """Knob flips worth trying on the cell's release: (knob, flipped value)."""
+    out = []
+    for knob, flip in attribution.FLIPS.items():
+        need = attribution.FLIP_NEEDS.get(knob)
+        if need is None or capabilities.has(cell.tf_version, need):
+            out.append((knob, flip(cell.knobs[knob])))
+    return out
+
+
 @dataclass
 class Probe:
     label: str
     cell: Cell
     result: dict[str, Any]
     arrays: dict[str, np.ndarray]
+
+    def facts(self) -> dict[str, Any]:
+        """What the report shows of this side, and what attribution compares between sides."""
+        fp = self.result.get("fingerprint", {})
+        return {
+            "tf": self.cell.tf_version,
+            "keras": self.result.get("keras_version"),
+            "python": fp.get("python"),
+            "numpy": fp.get("numpy"),
+            "knobs": self.cell.knobs,
+            "onednn": fp.get("onednn_enabled"),
+            "optimizer": self.result.get("update_optimizer"),
+            "keras_module": fp.get("keras_module"),
+        }
 
 
 def _plan_one(spec: Spec, opts: Options) -> Planned:
@@ -117,23 +156,8 @@ class _Prober:
         """One probe in the cell's environment (thread-safe: ablations run several at once)."""
         cell = planned.cells[0]
         env = provision.ensure(cell.env, self.root)
-        data_path = save_npz(self.store, planned.data.arrays)
-        order = None
-        if planned.spec.data.shuffle != "framework":
-            from tfrepro.datasets import batch_order
-
-            order = save_npz(
-                self.store,
-                {
-                    "order": batch_order(
-                        planned.data.n_train,
-                        planned.spec.train.epochs,
-                        cell.seed,
-                        planned.spec.data.shuffle,
-                    )
-                },
-            )
-        job = job_for(planned.spec, cell, planned.data, data_path, order)
+        inputs = stage_inputs(self.store, planned, {cell.seed})
+        job = job_for(planned.spec, cell, planned.data, inputs)
         job["mode"] = "probe"
         job["probe"] = {"steps": self.steps}
         if source is not None:
@@ -147,11 +171,11 @@ class _Prober:
             work = self.scratch / f"{self.count}-{cell.id}"
         start = time.monotonic()
         outcome = cellrun.run_cell(cell, job, env.python, work, planned.spec.timeout)
-        if outcome.status != "ok":
+        if outcome.status != Status.OK or outcome.arrays is None:
             raise ExplainError(
                 f"probe {label} ({cell.describe()}) {outcome.status}: {outcome.reason}"
             )
-        with np.load(outcome.arrays) as z:  # type: ignore[arg-type]
+        with np.load(outcome.arrays) as z:
             arrays = {k: np.asarray(z[k]) for k in z.files}
         self.timings.append(
             {
@@ -163,38 +187,13 @@ class _Prober:
         return Probe(label, cell, outcome.result, arrays)
 
 
-def release_notes() -> list[dict[str, Any]]:
-    text = resources.files("tfrepro").joinpath("data/release_notes.toml").read_text()
-    return list(tomllib.loads(text)["note"])
-
-
-_FLIPS: dict[str, Any] = {
-    "onednn": lambda v: "off" if v != "off" else "on",
-    "legacy_keras": lambda v: not v,
-    "optimizer_impl": lambda v: "legacy" if v != "legacy" else "keras",
-    "xla": lambda v: "off" if v == "on" else "on",
-    "threads": lambda v: 0 if v == 1 else 1,
-}
-
-
-ABLATION_KNOBS = tuple(_FLIPS)
-
-
-def _flips(cell: Cell) -> list[tuple[str, Any]]:
-    """Knob flips worth trying in B on its release."""
-    v = version_key(cell.tf_version)
-    out = []
-    for knob, flip in _FLIPS.items():
-        if knob == "legacy_keras" and v < (2, 16):
-            continue
-        if knob == "optimizer_impl" and v < (2, 11):
-            continue  # before 2.11 the Keras optimizers are the legacy ones
-        if knob == "xla" and v < (2, 0):
-            continue
-        if knob == "onednn" and v < (2, 5):
-            continue
-        out.append((knob, flip(cell.knobs[knob])))
-    return out
+@dataclass
+class _Flip:
+    knob: str
+    value: Any
+    stage: str  # the first numeric stage that diverged without the flip
+    gap: float  # its max |B-A| without the flip
+    tol: dict[str, float]
 
 
 def explain(
@@ -207,11 +206,13 @@ def explain(
     opts: Options,
     ablate: bool = True,
     knobs: list[str] | None = None,
-    progress: Any = None,
+    progress: Callable[[str], object] | None = None,
 ) -> dict[str, Any]:
     """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
     flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
+    if seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {seed}")
     start = time.monotonic()
     ga, gb = parse_group(a_text), parse_group(b_text)
     spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
@@ -230,10 +231,11 @@ def explain(
         numeric = divergence.first_numeric_divergence(stages)
         ablations: list[dict[str, Any]] = []
         if ablate and numeric != "none":
-            flips_a = dict(_flips(a.cell))
+            flips_a = dict(flips(a.cell))
             gap = stages[numeric]["max_abs"]
 
-            def flip_one(knob: str, value: Any) -> list[dict[str, Any]]:
+            def flip_one(kv: tuple[str, Any]) -> list[dict[str, Any]]:
+                knob, value = kv
                 say(f"ablation: B with {knob}={value}")
                 flip = _Flip(knob, value, numeric, gap, tol)
                 row = _ablate(prober, base, seed, flip, gb, a)
@@ -244,44 +246,31 @@ def explain(
                     return [row, _ablate(prober, base, seed, flip, gb, a, ga)]
                 return [row]
 
-            wanted = [(k, v) for k, v in _flips(b.cell) if knobs is None or k in knobs]
-            # the flips are independent probes (subprocesses): run up to `jobs` at once
-            with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
-                for rows in pool.map(lambda kv: flip_one(*kv), wanted):
-                    ablations.extend(rows)
+            wanted = [(k, v) for k, v in flips(b.cell) if knobs is None or k in knobs]
+            # the flips are independent probes (subprocesses): up to `jobs` at once
+            for rows in map_parallel(wanted, flip_one, jobs=opts.jobs):
+                ablations.extend(rows)
     finally:
         prober.store.close()
         shutil.rmtree(prober.scratch, ignore_errors=True)
-    notes = release_notes()
-    lo, hi = sorted((version_key(a.cell.tf_version), version_key(b.cell.tf_version)))
-    matched = {s: divergence.matching_notes(notes, lo, hi, s) for s in divergence.STAGES}
+    matched = attribution.notes_between(a.cell.tf_version, b.cell.tf_version)
+    sides = {p.label: p.facts() for p in (a, b)}
     return {
         "a": a_text,
         "b": b_text,
         "seed": seed,
-        "cells": {p.label: _describe(p) for p in (a, b)},
+        "cells": sides,
         "first_divergence": first,
         "first_after_transplant": numeric,
         "tolerances": tol,
         "stages": stages,
         "ablations": ablations,
-        "causes": _causes(a, b, stages, first, numeric, ablations, matched),
-        "release_notes": list(
-            {n["text"]: n for s in (first["stage"], numeric) for n in matched.get(s, [])}.values()
-        ),
+        "causes": attribution.causes(sides, stages, first, numeric, ablations, matched),
+        "release_notes": attribution.unique_notes(matched, (first["stage"], numeric)),
         "seconds": round(time.monotonic() - start, 1),
         "probes": prober.count,
         "probe_timings": prober.timings,
     }
-
-
-@dataclass
-class _Flip:
-    knob: str
-    value: Any
-    stage: str  # the first numeric stage that diverged without the flip
-    gap: float  # its max |B-A| without the flip
-    tol: dict[str, float]
 
 
 def _ablate(
@@ -308,130 +297,4 @@ def _ablate(
         return {**row, "status": "failed", "reason": str(exc)}
     stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays,
                                        flip.tol)
-    now = divergence.first_numeric_divergence(stages)
-    order = ("forward", "loss", "gradient", "optimizer", "trajectory", "none")
-    after = stages[flip.stage]["max_abs"]
-    return {
-        **row,
-        "status": "ok",
-        "first_after_transplant": now,
-        "closes": order.index(now) > order.index(flip.stage),
-        "gap_before": flip.gap,
-        "gap_after": after,
-        "shrinks": after < flip.gap,
-    }
-
-
-def _describe(p: Probe) -> dict[str, Any]:
-    fp = p.result.get("fingerprint", {})
-    return {
-        "tf": p.cell.tf_version,
-        "keras": p.result.get("keras_version"),
-        "python": fp.get("python"),
-        "numpy": fp.get("numpy"),
-        "knobs": p.cell.knobs,
-        "onednn": fp.get("onednn_enabled"),
-        "optimizer": p.result.get("update_optimizer"),
-        "keras_module": fp.get("keras_module"),
-    }
-
-
-_SIDE = {"B": "in B", "both": "in A and B"}
-
-
-def _causes(
-    a: Probe,
-    b: Probe,
-    stages: dict[str, Any],
-    first: dict[str, Any],
-    numeric: str,
-    ablations: list[dict[str, Any]],
-    notes: dict[str, list[dict[str, Any]]],
-) -> list[dict[str, Any]]:
-    causes: list[dict[str, Any]] = []
-    for ab in ablations:
-        if ab.get("status") == "ok" and ab["closes"]:
-            causes.append(
-                {
-                    "cause": f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} "
-                    f"{_SIDE[ab.get('side', 'B')]} makes the {numeric} stage equal",
-                    "stage": numeric,
-                    "evidence": ab,
-                }
-            )
-    for ab in ablations:
-        if ab.get("status") == "ok" and not ab["closes"] and ab["shrinks"]:
-            causes.append(
-                {
-                    "cause": f"knob {ab['knob']}: {ab['knob']}={ab['value']} "
-                    f"{_SIDE[ab.get('side', 'B')]} shrinks the {numeric} gap",
-                    "stage": numeric,
-                    "evidence": ab,
-                }
-            )
-    if stages["data"]["diverged"]:
-        causes.append(
-            {
-                "cause": "the two cells trained on different data or batch order "
-                "(a setup problem, not TensorFlow: check code that prepares or edits "
-                "ctx.data)",
-                "stage": "data",
-                "evidence": {},
-            }
-        )
-    if stages["init"]["diverged"]:
-        causes.append(
-            {
-                "cause": "initial weights differ under the same seed (initializer "
-                "random numbers changed)",
-                "stage": "init",
-                "evidence": {
-                    "variable": stages["init"]["where"],
-                    "max_abs": stages["init"]["max_abs"],
-                },
-            }
-        )
-    for change in stages["config"]["changed"][:10]:
-        causes.append(
-            {
-                "cause": f"configuration {change['key']}: {change['a']!r} → {change['b']!r}",
-                "stage": "config",
-                "evidence": change,
-            }
-        )
-    ca, cb = _describe(a), _describe(b)
-    for key in ("onednn", "keras_module", "optimizer", "keras", "numpy", "python"):
-        if ca.get(key) != cb.get(key):
-            causes.append(
-                {
-                    "cause": f"{key} differs: {ca.get(key)} → {cb.get(key)}",
-                    "stage": numeric,
-                    "evidence": {"a": ca.get(key), "b": cb.get(key)},
-                }
-            )
-    opt = stages["optimizer"]
-    if opt["diverged"] and max((i["max_rel"] for i in opt["items"]), default=0.0) > 1e-3:
-        causes.append(
-            {
-                "cause": "the optimizer computes a different update from identical "
-                f"weights and gradients ({opt['class_a']} → {opt['class_b']}): its "
-                "implementation or defaults changed",
-                "stage": "optimizer",
-                "evidence": {"max_abs": opt["max_abs"], "where": opt["where"]},
-            }
-        )
-    seen: set[str] = set()
-    for stage in dict.fromkeys([first["stage"], numeric, "optimizer" if opt["diverged"] else ""]):
-        for note in notes.get(stage, []):
-            if note["text"] in seen:
-                continue
-            seen.add(note["text"])
-            causes.append(
-                {
-                    "cause": f"release note {note['release']} ({note['component']}): "
-                    f"{note['text']}",
-                    "stage": stage,
-                    "evidence": note,
-                }
-            )
-    return causes
+    return {**row, "status": "ok", **attribution.judge_flip(stages, flip.stage, flip.gap)}

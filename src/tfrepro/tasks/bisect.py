@@ -1,4 +1,4 @@
-"""`tfrepro bisect --good A --bad B`: the first release between A and B that changes behaviour.
+"""The `bisect --good A --bad B` task: the first release between A and B that changes behaviour.
 
 Each probe is an ordinary run of the experiment on one release (cells go to the store, so a
 bisection resumes, and a later linear scan reuses them). Criterion `bitwise`: the probe is
@@ -11,18 +11,19 @@ says more seeds would settle an inconclusive probe, seeds are added to both rele
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from tfrepro import spec as spec_mod
-from tfrepro import workflow
-from tfrepro.analysis import bisection, divergence
+from tfrepro.analysis import attribution, bisection
 from tfrepro.analysis.compare import compare_cells
+from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.envs import catalogue
 from tfrepro.errors import UsageError
-from tfrepro.explain import release_notes
+from tfrepro.record import CellRecord, Status
 from tfrepro.spec import Spec
-from tfrepro.store import Store
+from tfrepro.tasks.planning import Options, make_plan
+from tfrepro.tasks.run import Reporter, execute, stored
 
 
 def with_matrix(base: Spec, **matrix: Any) -> Spec:
@@ -32,39 +33,49 @@ def with_matrix(base: Spec, **matrix: Any) -> Spec:
     return spec_mod.from_dict(raw, origin="bisect", base_dir=base.base_dir)
 
 
+def probe_spec(
+    base: Spec, criterion: str, seeds: Sequence[int] | None, max_seeds: int
+) -> Spec:
+    """The spec every probe runs: the given seeds, else seed 0 for `bitwise` and 0..4 for
+    `metric` (whose verdicts need a noise floor)."""
+    chosen = list(seeds) if seeds else ([0] if criterion == "bitwise" else list(range(5)))
+    if max_seeds < len(chosen):
+        raise UsageError(f"--max-seeds {max_seeds} is fewer than the {len(chosen)} seeds "
+                         "given: raise --max-seeds or pass fewer --seeds")
+    return with_matrix(base, seeds=chosen)
+
+
 def _run_release(
-    base: Spec, version: str, opts: workflow.Options, reporter: workflow.Reporter
-) -> list[dict[str, Any]]:
-    planned = workflow.make_plan(with_matrix(base, tf=[version]), opts)
-    ids = set(workflow.execute(planned, opts, reporter))
-    store = Store(opts.store, create=False)
-    try:
-        return [c for c in store.cells(with_loss=False) if c["id"] in ids]
-    finally:
-        store.close()
+    base: Spec, version: str, opts: Options, reporter: Reporter
+) -> list[CellRecord]:
+    planned = make_plan(with_matrix(base, tf=[version]), opts)
+    return stored(opts.store, set(execute(planned, opts, reporter)))
 
 
-def _ok(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [c for c in cells if c["status"] == "ok"]
+def _ok(cells: Sequence[CellRecord]) -> list[CellRecord]:
+    return [c for c in cells if c["status"] == Status.OK]
 
 
-def _why_not(cells: list[dict[str, Any]]) -> str:
+def _why_not(cells: Sequence[CellRecord]) -> str:
     reasons = sorted({str(c.get("reason")) for c in cells}) or ["nothing ran"]
     return "; ".join(reasons)[:300]
 
 
-_GOOD = {"bitwise-identical": "good", "numerically-equal": "good", "equivalent": "good",
-         "different": "bad"}
+def _probe_verdict(verdict: str) -> str:
+    """A compare verdict as a bisection probe reads it."""
+    if verdict in PASSING:
+        return "good"
+    return "bad" if verdict == Verdict.DIFFERENT else "inconclusive"
 
 
 def _metric_verdict(
-    cells: list[dict[str, Any]], metric: str | None, margin: float | None
+    cells: Sequence[CellRecord], metric: str | None, margin: float | None
 ) -> tuple[str, dict[str, Any]]:
     """good / bad / inconclusive from compare's verdicts of the good release against the probe:
     bad when any compared metric is `different`, good when all are equal or equivalent."""
-    rows = compare_cells(cells, by="tf_version", metrics=[metric] if metric else None,
+    rows = compare_cells(list(cells), by="tf_version", metrics=[metric] if metric else None,
                          margin=margin)
-    verdicts = [_GOOD.get(r["verdict"], "inconclusive") for r in rows]
+    verdicts = [_probe_verdict(r["verdict"]) for r in rows]
     verdict = ("bad" if "bad" in verdicts else
                "good" if verdicts and all(v == "good" for v in verdicts) else "inconclusive")
     needed = [r["seeds_needed"] for r in rows if r["seeds_needed"]]
@@ -96,8 +107,8 @@ def bisect(
     criterion: str,
     metric: str | None,
     margin: float | None,
-    opts: workflow.Options,
-    reporter: workflow.Reporter,
+    opts: Options,
+    reporter: Reporter,
     max_seeds: int = 20,
 ) -> dict[str, Any]:
     """The first of `versions` (candidates(): good release first, bad last) that behaves
@@ -145,15 +156,8 @@ def bisect(
         max_probes=bisection.max_probes(len(versions)),
     )
     if result["first_bad"]:
-        lo = catalogue.version_key(result["last_good"])
-        hi = catalogue.version_key(result["first_bad"])
-        lo, hi = min(lo, hi), max(lo, hi)
-        result["release_notes"] = [
-            n
-            for s in divergence.STAGES
-            for n in divergence.matching_notes(release_notes(), lo, hi, s)
-        ]
-        result["release_notes"] = list({n["text"]: n for n in result["release_notes"]}.values())
+        notes = attribution.notes_between(result["last_good"], result["first_bad"])
+        result["release_notes"] = attribution.unique_notes(notes, list(notes))
     return result
 
 
@@ -162,9 +166,3 @@ def _single(cat: catalogue.Catalogue, text: str, option: str) -> catalogue.Relea
     if len(found) != 1:
         raise UsageError(f"{option} {text}: name one release (e.g. 2.15 or 2.15.1), not a range")
     return found[0]
-
-
-def spec_or_default(path: Path | None) -> Spec:
-    if path is None:
-        return spec_mod.from_dict({}, origin="command line", base_dir=Path.cwd())
-    return spec_mod.load(path)

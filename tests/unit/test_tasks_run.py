@@ -1,4 +1,4 @@
-"""tfrepro.workflow: plan → execute → store, with resume, --retry-failed and --rerun.
+"""tfrepro.tasks.run: plan → execute → store, with resume, --retry-failed and --rerun.
 
 No TensorFlow: the environment is this interpreter (provision.ensure returns it) and the
 guest runner is a small script that writes a result, so what is tested is the host side:
@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 
-from tfrepro import cellrun, workflow
 from tfrepro import spec as spec_mod
 from tfrepro.envs import provision
+from tfrepro.envs.request import EnvRequest
 from tfrepro.errors import EnvironmentBuildError, UsageError
-from tfrepro.plan import Cell, EnvRequest
+from tfrepro.execute import cellrun
+from tfrepro.plan import Cell
 from tfrepro.store import Store
+from tfrepro.tasks import planning
+from tfrepro.tasks import run as workflow
 
 FAKE_RUNNER = textwrap.dedent(
     """
@@ -95,7 +98,7 @@ def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[EnvRequest
     return requests
 
 
-def planned(tmp_path: Path, **matrix: Any) -> workflow.Planned:
+def planned(tmp_path: Path, **matrix: Any) -> planning.Planned:
     raw = {
         "data": {"name": "iris"},
         "train": {"epochs": 2},
@@ -103,11 +106,11 @@ def planned(tmp_path: Path, **matrix: Any) -> workflow.Planned:
         "matrix": {"tf": ["2.15", "2.16"], "seeds": [0, 1], **matrix},
     }
     s = spec_mod.from_dict(raw, base_dir=tmp_path)
-    return workflow.make_plan(s, options(tmp_path))
+    return planning.make_plan(s, options(tmp_path))
 
 
-def options(tmp_path: Path, **kw: Any) -> workflow.Options:
-    return workflow.Options(
+def options(tmp_path: Path, **kw: Any) -> planning.Options:
+    return planning.Options(
         store=tmp_path / "store", python=sys.executable, cache=tmp_path / "cache", **kw
     )
 
@@ -128,7 +131,7 @@ def stored(tmp_path: Path, **kw: Any) -> list[dict[str, Any]]:
 def test_make_plan_needs_releases(tmp_path: Path) -> None:
     s = spec_mod.from_dict({})
     with pytest.raises(UsageError, match="--tf"):
-        workflow.make_plan(s, options(tmp_path))
+        planning.make_plan(s, options(tmp_path))
 
 
 def test_make_plan_prepares_data_and_cells(tmp_path: Path) -> None:

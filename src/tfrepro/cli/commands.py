@@ -1,0 +1,242 @@
+"""One function per subcommand: call a task, render its result, return the exit code.
+
+Tasks (tfrepro.tasks) compute and print nothing; views (tfrepro.report) print and compute
+nothing. Imports are local so that a command loads only what it uses (start-up time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from tfrepro.errors import UsageError
+
+DEMO_SPEC = Path(__file__).parent.parent / "demo" / "demo.toml"
+
+
+def _json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=1, default=str) + "\n")
+
+
+def _options(args: argparse.Namespace, command: str) -> Any:
+    from tfrepro.tasks.planning import Options
+
+    return Options(
+        store=args.store, jobs=args.jobs, dry_run=getattr(args, "dry_run", False),
+        rerun=getattr(args, "rerun", False), retry_failed=getattr(args, "retry_failed", False),
+        timeout=args.timeout, python=args.python, cache=args.cache, command=command,
+    )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Command-line options that replace spec entries."""
+    out: dict[str, Any] = {}
+    if getattr(args, "tf", None):
+        out["matrix.tf"] = [t for t in args.tf.split(",") if t.strip()]
+    if getattr(args, "seeds", None) is not None:
+        out["matrix.seeds"] = args.seeds
+    for flag, key in (("model", "model.source"), ("data", "data.name"), ("epochs", "train.epochs"),
+                      ("resolution", "matrix.resolution")):
+        if getattr(args, flag, None) is not None:
+            out[key] = getattr(args, flag)
+    return out
+
+
+def _run_spec(spec_path: Path | None, args: argparse.Namespace, console: Console,
+              command: str) -> int:
+    from tfrepro.report import views
+    from tfrepro.report.progress import RichReporter
+    from tfrepro.report.terminal import run_summary
+    from tfrepro.tasks import planning, run
+
+    overrides = _overrides(args)
+    spec = run.load_spec(spec_path, overrides)
+    opts = _options(args, command)
+    if opts.dry_run:
+        views.dry_run(console, planning.make_plan(spec, opts).cells)
+        return 0
+    with RichReporter(console) as reporter:
+        result = run.run(spec, opts, reporter)
+    run_summary(console, result.cells)
+    # explain rebuilds one cell per release from the spec alone: only hint where that works
+    explainable = set(overrides) <= {"matrix.tf", "matrix.seeds"}
+    views.run_footer(console, result, opts.store, spec_path=spec_path, explainable=explainable)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    return _run_spec(args.spec, args, console, "tfrepro run " + " ".join(args.argv[1:]))
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    return _run_spec(DEMO_SPEC, args, console, "tfrepro demo")
+
+
+def cmd_cells(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report.terminal import cell_table
+    from tfrepro.tasks import results
+
+    cells = results.cells(args.store, all_attempts=args.all, with_loss=args.json)
+    if args.json:
+        _json(cells)
+    else:
+        cell_table(console, cells)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report.terminal import versions_table
+    from tfrepro.tasks import envs
+
+    rows, source = envs.versions(refresh=args.refresh)
+    if args.json:
+        _json(rows)
+    else:
+        versions_table(console, rows, source)
+    return 0
+
+
+def cmd_envs(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import views
+    from tfrepro.tasks import envs
+
+    action = args.envs_command
+    if action is None:
+        raise UsageError("envs needs an action: list, build or prune (see `tfrepro envs --help`)")
+    if action == "list":
+        rows, root = envs.list_envs(args.cache)
+        if args.json:
+            _json(rows)
+        else:
+            views.envs_table(console, rows, root)
+    elif action == "prune":
+        if not args.all and args.older_than is None:
+            raise UsageError("envs prune needs --older-than DAYS or --all")
+        removed, root = envs.prune(args.cache, older_than=args.older_than, everything=args.all)
+        views.pruned(console, removed, root)
+    else:
+        for req in envs.requests(args.tf, python=args.python, resolution=args.resolution,
+                                 legacy_keras=args.legacy_keras):
+            with console.status(f"building TF {req.tf_version} on Python {req.python_version}"):
+                env, seconds = envs.build(req, args.cache)
+            views.env_built(console, env, seconds)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import views
+    from tfrepro.report.explain_view import render
+    from tfrepro.tasks import explain, results, run
+
+    knobs = explain.parse_knobs(args.knobs)
+    base = run.load_spec(args.spec)
+    err = Console(stderr=True)
+    with err.status("explaining") as status:
+        result = explain.explain(base, args.a, args.b, seed=args.seed, steps=args.steps,
+                                 opts=_options(args, "tfrepro explain"),
+                                 ablate=not args.no_ablation, knobs=knobs,
+                                 progress=status.update)
+    results.keep_explanation(args.store, result)
+    if args.json:
+        _json(result)
+    else:
+        render(console, result)
+    views.explanation_kept(err if args.json else console, args.store)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
+    from tfrepro.tasks import results
+
+    found = results.compare_store(args.store, by=args.by, metrics=results.metric_list(args.metric),
+                                  margin=args.margin, baseline=args.baseline, alpha=args.alpha)
+    rows = found.rows
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return 0
+    if not rows:
+        console.print(f"nothing to compare: the ok cells have fewer than two values of "
+                      f"{args.by} (group by another axis with --by)", highlight=False)
+        return 0
+    compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")
+    pair_notes(console, rows)
+    verdict_notes(console, rows)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.tasks import results
+
+    if args.baseline_command != "save":
+        raise UsageError("baseline needs an action: save FILE (see `tfrepro baseline --help`)")
+    data = results.save_baseline(args.store, args.file, by=args.by)
+    n = sum(g["n_ok"] for g in data["groups"])
+    console.print(f"baseline: {n} ok cell(s) in {len(data['groups'])} group(s) by {args.by} "
+                  f"written to {args.file}; check later with `tfrepro check --baseline "
+                  f"{args.file}`", highlight=False)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report.compare_view import check_report
+    from tfrepro.tasks import results
+
+    result = results.check(args.baseline, args.store, margin=args.margin, group=args.group,
+                           alpha=args.alpha)
+    if args.json:
+        sys.stdout.write(json.dumps({"outcome": result.outcome, "rows": result.rows,
+                                     "failures": result.failures}, indent=1) + "\n")
+    else:
+        check_report(console, result, str(args.baseline))
+    return {"pass": 0, "different": 1}.get(result.outcome, 3)
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import summary
+    from tfrepro.tasks import results
+
+    done = results.report(args.store, out=args.out, markdown=args.markdown, by=args.by,
+                          baseline=args.baseline, margin=args.margin,
+                          metrics=results.metric_list(args.metric), alpha=args.alpha)
+    summary.print_summary(console, done.data, html_path=str(done.html))
+    return 0
+
+
+def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import views
+    from tfrepro.report.progress import RichReporter
+    from tfrepro.tasks import bisect, run
+
+    versions = bisect.candidates(args.good, args.bad)  # fails before anything is shown
+    base = bisect.probe_spec(run.load_spec(args.spec), args.criterion, args.seeds, args.max_seeds)
+    out = console if not args.json else Console(stderr=True)
+    with RichReporter(out) as reporter:
+        result = bisect.bisect(base, versions, criterion=args.criterion, metric=args.metric,
+                               margin=args.margin, opts=_options(args, "tfrepro bisect"),
+                               reporter=reporter, max_seeds=args.max_seeds)
+    if args.json:
+        _json(result)
+    else:
+        views.bisect_result(console, result)
+    return 0
+
+
+COMMANDS = {
+    "bisect": cmd_bisect,
+    "explain": cmd_explain,
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "cells": cmd_cells,
+    "compare": cmd_compare,
+    "baseline": cmd_baseline,
+    "check": cmd_check,
+    "report": cmd_report,
+    "versions": cmd_versions,
+    "envs": cmd_envs,
+}

@@ -1,0 +1,24 @@
+"""The host's view of the release capability table (runner/tfrepro_guest/capabilities.py).
+
+One table for host and guest: the guest cannot import the host package, so the table lives in
+the runner and the host reads it from there.
+"""
+
+from __future__ import annotations
+
+from tfrepro.runner.tfrepro_guest import capabilities as _table
+
+CAPABILITIES: tuple[str, ...] = tuple(_table.FIRST_RELEASE)
+
+
+def has(version: str | tuple[int, ...], capability: str) -> bool:
+    """Whether TensorFlow `version` has `capability` (a key of the table)."""
+    if capability not in _table.FIRST_RELEASE:
+        raise KeyError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+    return bool(_table.has(version, capability))
+
+
+def first_release(capability: str) -> str:
+    """The first release with `capability`, e.g. '2.16' for keras3."""
+    major, minor, patch = _table.FIRST_RELEASE[capability]
+    return f"{major}.{minor}" + (f".{patch}" if patch else "")

@@ -1,0 +1,110 @@
+"""The one record of a cell result: its statuses, what a run writes, what a reader gets back.
+
+`CellResult` is what `tasks.run` builds from a finished cell and `Store.record` writes (one row
+of the `results` table: its columns are this type's fields, in this order). `CellRecord` is
+what `Store.cells` reads back: the `tfrepro cells --json` contract that analysis, the report
+and the baseline consume. `BASELINE_FIELDS` is the part of it a baseline keeps.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, NotRequired, Required, TypedDict
+
+
+class Status(enum.StrEnum):
+    """How a cell ended. A failed cell is a result, not an error."""
+
+    OK = "ok"
+    FAILED = "failed"  # the runner raised, crashed by a signal, or its environment did not build
+    TIMEOUT = "timeout"  # killed after the cell timeout
+    DIVERGED = "diverged"  # a NaN or infinite loss stopped training
+
+
+# Resume skips these; `--retry-failed` runs FAILED and TIMEOUT again, `--rerun` everything.
+FINISHED: tuple[Status, ...] = (Status.OK, Status.DIVERGED, Status.FAILED, Status.TIMEOUT)
+SETTLED: tuple[Status, ...] = (Status.OK, Status.DIVERGED)
+
+
+class CellResult(TypedDict, total=False):
+    """One finished attempt of a cell, as written (JSON_FIELDS are stored as JSON text)."""
+
+    cell_id: Required[str]
+    run_id: Required[int]
+    experiment: Required[str]
+    tf_version: Required[str]
+    python_version: Required[str]
+    keras_version: str | None
+    numpy_version: str | None
+    keras_pin: str | None
+    seed: Required[int]
+    knobs: Required[dict[str, Any]]
+    env_vars: Required[list[Any]]  # [[name, value], …] in axis order
+    env_name: Required[str]
+    status: Required[str]  # a Status value
+    reason: str | None
+    traceback: str | None
+    data_sha256: str | None
+    init_weights_sha256: str | None
+    final_weights_sha256: str | None
+    metrics: dict[str, float] | None
+    epoch_metrics: list[dict[str, Any]] | None
+    timings: dict[str, float] | None
+    fingerprint: dict[str, Any]
+    knobs_applied: dict[str, Any] | None
+    optimizer_class: str | None
+    logs: dict[str, Any] | None
+    arrays: str | None  # sha256 of the arrays artifact
+    peak_memory_mb: float | None
+    wall_seconds: float | None
+
+
+RESULT_FIELDS: tuple[str, ...] = tuple(CellResult.__annotations__)
+JSON_FIELDS = frozenset(
+    {"knobs", "env_vars", "metrics", "epoch_metrics", "timings", "fingerprint", "knobs_applied",
+     "logs"}
+)
+
+
+class CellRecord(TypedDict):
+    """One attempt of a cell as read back (`tfrepro cells --json`, one object per cell)."""
+
+    id: str
+    attempt: int
+    run_id: int
+    experiment: str
+    tf_version: str
+    keras_version: str | None
+    numpy_version: str | None
+    python_version: str
+    keras_pin: str | None
+    seed: int
+    knobs: dict[str, Any]
+    env_vars: dict[str, str]
+    status: str
+    reason: str | None
+    traceback: str | None
+    data_sha256: str | None
+    init_weights_sha256: str | None
+    final_weights_sha256: str | None
+    metrics: dict[str, float]
+    epoch_metrics: list[dict[str, Any]]
+    timings: dict[str, float]
+    knobs_applied: dict[str, Any]
+    optimizer_class: str | None
+    logs: dict[str, Any]
+    peak_memory_mb: float | None
+    wall_seconds: float | None
+    arrays: str | None  # path of the arrays file (.npz)
+    fingerprint: dict[str, Any]  # with `packages` (the env's lock) and `environment` (its name)
+    finished: str
+    loss: NotRequired[list[float | None]]  # per step, NaN as None (Store.cells(with_loss=True))
+
+
+# What a baseline keeps of each ok cell (analysis/baseline.py): what defines it and what it gave.
+BASELINE_FIELDS: tuple[str, ...] = (
+    "id", "experiment", "seed", "tf_version", "keras_version", "python_version", "numpy_version",
+    "keras_pin", "knobs", "env_vars", "data_sha256", "init_weights_sha256",
+    "final_weights_sha256", "metrics",
+)
+assert set(BASELINE_FIELDS) <= set(CellRecord.__annotations__)

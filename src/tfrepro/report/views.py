@@ -1,0 +1,96 @@
+"""Terminal output of the commands that have no view of their own: run's dry run, footer and
+next-command hints, the environment cache, explain's and bisect's closing lines.
+
+Suggested commands are printed as plain text (no markup, no wrapping) so they can be copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from tfrepro import DEFAULT_STORE
+from tfrepro.report.terminal import probe_detail
+
+if TYPE_CHECKING:
+    from tfrepro.envs.provision import BuiltEnv
+    from tfrepro.plan import Cell
+    from tfrepro.tasks.run import RunResult
+
+
+def _plain(console: Console, text: str) -> None:
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def store_flag(store: Path) -> str:
+    """What a suggested command needs to name this store: nothing for the default one."""
+    return "" if store == DEFAULT_STORE else f" --store {store}"
+
+
+def dry_run(console: Console, cells: Sequence[Cell]) -> None:
+    for cell in cells:
+        console.print(f"{cell.id}  {cell.describe()}  [dim]{cell.env.name}[/]", highlight=False)
+    console.print(f"{len(cells)} cells (dry run: nothing was run)")
+
+
+def run_footer(
+    console: Console, result: RunResult, store: Path, *, spec_path: Path | None,
+    explainable: bool,
+) -> None:
+    """Where the results are, and the next commands worth running on them. `explainable`: the
+    run's cells can be rebuilt from the spec alone (explain does that), so suggest explain."""
+    flag = store_flag(store)
+    _plain(console, f"store: {store}  ({result.seconds:.0f} s)  — list with `tfrepro cells{flag}`")
+    releases = result.releases
+    if len(releases) < 2:
+        return
+    hint = f"next: `tfrepro compare{flag}` (real or noise?), `tfrepro report{flag}` (HTML)"
+    if explainable and result.one_setting:
+        where = f" {spec_path}" if spec_path else ""
+        hint += f", `tfrepro explain {releases[0]} {releases[-1]}{where}{flag}` (where, why)"
+    _plain(console, hint)
+
+
+def envs_table(console: Console, rows: Sequence[dict[str, Any]], root: Path) -> None:
+    for r in rows:
+        v = r["versions"]
+        keras = v.get("keras") or v.get("tf_keras") or "tf.keras"
+        console.print(f"{r['name']:<45} TF {v.get('tensorflow')} Keras {keras} "
+                      f"numpy {v.get('numpy')} {r['size_mb']} MB, last used {r['last_used']}",
+                      highlight=False)
+    console.print(f"{len(rows)} environment(s) in {root}")
+
+
+def env_built(console: Console, env: BuiltEnv, seconds: float) -> None:
+    console.print(f"{env.name}: TF {env.versions.get('tensorflow')}, "
+                  f"numpy {env.versions.get('numpy')} ({seconds:.1f} s)", highlight=False)
+
+
+def pruned(console: Console, removed: Sequence[str], root: Path) -> None:
+    for name in removed:
+        console.print(f"removed {name}")
+    console.print(f"{len(removed)} removed from {root}")
+
+
+def explanation_kept(console: Console, store: Path) -> None:
+    _plain(console, f"saved in {store}: `tfrepro report{store_flag(store)}` shows it under "
+                    f"\"Where and why\"")
+
+
+def bisect_result(console: Console, result: dict[str, Any]) -> None:
+    for p in result["probes"]:
+        _plain(console, f"probe {p['release']:<8} {p['verdict']:<12} {probe_detail(p)}")
+    if result["status"] == "found":
+        console.print(f"\n[bold]first release that changes: {result['first_bad']}[/] "
+                      f"(last like {result['good']}: {result['last_good']}); "
+                      f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
+                      f"(bound {result['max_probes']})")
+        for n in result.get("release_notes", []):
+            console.print(f"  release note {n['release']} ({n['component']}): {n['text']}",
+                          highlight=False, soft_wrap=True)
+    else:
+        console.print(f"\n[bold]{result['status']}[/]: still open between "
+                      f"{result['open_interval']}", highlight=False)

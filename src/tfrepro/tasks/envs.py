@@ -1,0 +1,70 @@
+"""Tasks over releases and the environment cache: versions, envs list / build / prune."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tfrepro.envs import catalogue, interpreters, provision
+from tfrepro.envs.request import EnvRequest, env_request
+from tfrepro.errors import NoInterpreterError
+from tfrepro.tasks.planning import host_minor
+
+
+def versions(*, refresh: bool) -> tuple[list[dict[str, Any]], str]:
+    """Every known release with the Pythons it has wheels for and the interpreter found here;
+    and where the catalogue came from."""
+    cat = catalogue.refresh() if refresh else catalogue.load()
+    available = interpreters.discover()
+    rows = []
+    for r in cat.releases:
+        try:
+            interp = interpreters.choose(r, available, host_minor())
+            found: str | None = f"{interp.version} ({interp.path})"
+        except NoInterpreterError:
+            found = None
+        rows.append({"version": r.version, "package": r.package, "uploaded": r.uploaded,
+                     "pythons": list(r.pythons), "interpreter": found})
+    return rows, f"{cat.source}, fetched {cat.fetched}"
+
+
+def list_envs(cache: Path | None) -> tuple[list[dict[str, Any]], Path]:
+    root = provision.envs_root(cache)
+    rows = [
+        {"name": env.name, "path": str(env.path), "versions": env.versions,
+         "size_mb": round(size / 2**20),
+         "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(used)),
+         "build_seconds": env.build_seconds}
+        for env, size, used in provision.list_envs(root)
+    ]
+    return rows, root
+
+
+def requests(
+    tf: str, *, python: str | None, resolution: str, legacy_keras: bool
+) -> list[EnvRequest]:
+    """The CPU environment of every release `tf` names, chosen as `run` would."""
+    cat = catalogue.load()
+    available, forced = interpreters.pool(python)
+    preferred = forced.minor if forced else host_minor()
+    releases = {r.version: r for t in tf.split(",") if t.strip() for r in cat.resolve(t)}
+    return [
+        env_request(cat, release, interpreters.choose(release, available, preferred), resolution,
+                    keras=None, legacy_keras=legacy_keras, device="cpu", requirements=())
+        for release in releases.values()
+    ]
+
+
+def build(req: EnvRequest, cache: Path | None) -> tuple[provision.BuiltEnv, float]:
+    """The built environment (built now or found in the cache) and the seconds it took."""
+    start = time.monotonic()
+    env = provision.ensure(req, provision.envs_root(cache))
+    return env, time.monotonic() - start
+
+
+def prune(
+    cache: Path | None, *, older_than: float | None, everything: bool
+) -> tuple[list[str], Path]:
+    root = provision.envs_root(cache)
+    return provision.prune(root, older_than_days=older_than, everything=everything), root

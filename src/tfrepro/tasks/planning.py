@@ -1,0 +1,122 @@
+"""What every task does before a cell runs: options, the plan, and the inputs handed to a runner.
+
+`make_plan` turns a spec into cells (resolving releases and interpreters, preparing the data);
+`stage_inputs` writes the arrays and batch orders a runner reads into the store's artifact
+folder; `job_for` is the JSON job of one cell. `run`, `explain` and `bisect` all go through here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfrepro import DEFAULT_STORE, datasets
+from tfrepro.envs import catalogue, interpreters
+from tfrepro.errors import UsageError
+from tfrepro.plan import Cell, plan
+from tfrepro.spec import Spec
+from tfrepro.store import Store
+
+
+@dataclass
+class Options:
+    """How to run (not what): shared by run, explain and bisect."""
+
+    store: Path = DEFAULT_STORE
+    jobs: int = 1
+    dry_run: bool = False
+    rerun: bool = False
+    retry_failed: bool = False
+    timeout: float | None = None
+    python: str | None = None
+    cache: Path | None = None
+    command: str = "tfrepro run"
+
+
+@dataclass
+class Planned:
+    spec: Spec
+    cells: list[Cell]
+    data: datasets.Prepared
+    skipped: list[Cell] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files a runner reads: the data arrays and, per seed, the batch order (None when
+    TensorFlow shuffles)."""
+
+    data_path: Path
+    orders: dict[int, Path | None]
+
+
+def host_minor() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def make_plan(spec: Spec, opts: Options) -> Planned:
+    if not spec.matrix.tf:
+        raise UsageError(
+            "no TensorFlow releases to run: give --tf (e.g. --tf 2.15,2.16) or "
+            "matrix.tf in the spec"
+        )
+    cat = catalogue.load()
+    releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
+    available, forced = interpreters.pool(opts.python)
+    preferred = (forced.minor if forced else None) or spec.matrix.python or host_minor()
+    cache = opts.cache or catalogue.user_cache_dir()
+    data = datasets.prepare(spec.data, spec.data_path(), cache=cache)
+    model_path = spec.model_path()
+    cells = plan(
+        spec,
+        list(releases.values()),
+        cat,
+        available,
+        preferred,
+        data_sha256=data.sha256,
+        model_sha256=hashlib.sha256(model_path.read_bytes()).hexdigest() if model_path else None,
+        forced_python=forced,
+    )
+    return Planned(spec, cells, data)
+
+
+def stage_inputs(store: Store, planned: Planned, seeds: set[int]) -> Inputs:
+    spec = planned.spec
+    orders: dict[int, Path | None] = {}
+    for seed in sorted(seeds):
+        if spec.data.shuffle == "framework":
+            orders[seed] = None
+        else:
+            order = datasets.batch_order(
+                planned.data.n_train, spec.train.epochs, seed, spec.data.shuffle
+            )
+            orders[seed] = store.put_arrays({"order": order})
+    return Inputs(store.put_arrays(planned.data.arrays), orders)
+
+
+def job_for(spec: Spec, cell: Cell, data: datasets.Prepared, inputs: Inputs) -> dict[str, Any]:
+    """The runner's job for one cell (JSON): everything it needs, nothing from the host."""
+    model_path = spec.model_path()
+    if model_path is None:
+        name = spec.model.source.removeprefix("builtin:")
+        model: dict[str, Any] = {"kind": "builtin", "name": name}
+    else:
+        model = {"kind": "file", "path": str(model_path)}
+    model["hidden"] = spec.model.hidden
+    order = inputs.orders[cell.seed]
+    return {
+        "cell_id": cell.id,
+        "seed": cell.seed,
+        "tf_version": cell.tf_version,
+        "knobs": cell.knobs,
+        "model": model,
+        "data_path": str(inputs.data_path),
+        "order_path": str(order) if order else None,
+        "task": data.task,
+        "n_classes": data.n_classes,
+        "train": spec.train.model_dump(),
+        "params": spec.params,
+    }

@@ -1,0 +1,210 @@
+"""The `run` task as a short list of steps: spec → plan → envs → execute → store.
+
+Nothing here prints; progress goes to a `Reporter` (see report/progress.py), and the result is
+a `RunResult` the CLI renders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tfrepro import spec as spec_mod
+from tfrepro.envs import provision
+from tfrepro.envs.catalogue import version_key
+from tfrepro.envs.request import EnvRequest
+from tfrepro.errors import EnvironmentBuildError
+from tfrepro.execute import cellrun
+from tfrepro.execute.local import run_pool
+from tfrepro.plan import Cell, environments
+from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status
+from tfrepro.spec import Spec
+from tfrepro.store import Store
+from tfrepro.tasks.planning import Options, Planned, job_for, make_plan, stage_inputs
+
+
+class Reporter(Protocol):
+    def planned(self, total: int, todo: int, envs: int) -> None: ...
+    def env_started(self, env: EnvRequest, cached: bool) -> None: ...
+    def env_done(self, env: EnvRequest, error: str | None) -> None: ...
+    def cell_started(self, cell: Cell) -> None: ...
+    def cell_done(self, cell: Cell, outcome: cellrun.Outcome) -> None: ...
+
+
+@dataclass
+class RunResult:
+    planned: Planned
+    cells: list[CellRecord]  # the latest attempt of every planned cell, as stored
+    seconds: float
+
+    @property
+    def releases(self) -> list[str]:
+        return sorted({c["tf_version"] for c in self.cells}, key=version_key)
+
+    @property
+    def one_setting(self) -> bool:
+        """Every cell has the same knobs, environment variables and Keras pin (so that one
+        explain of two releases, rebuilt from the spec alone, means the same cells)."""
+        first = self.cells[0] if self.cells else None
+        return all(
+            (c["knobs"], c["env_vars"], c["keras_pin"])
+            == (first["knobs"], first["env_vars"], first["keras_pin"])
+            for c in self.cells
+        ) if first else True
+
+
+def load_spec(path: Path | None, overrides: dict[str, object] | None = None) -> Spec:
+    """The spec file, or the built-in experiment (MLP on digits) when there is none."""
+    if path is None:
+        return spec_mod.from_dict(
+            {}, origin="command line", base_dir=Path.cwd(), overrides=overrides
+        )
+    return spec_mod.load(path, overrides)
+
+
+def run(spec: Spec, opts: Options, reporter: Reporter) -> RunResult:
+    """Plan and execute; the stored record of every planned cell."""
+    start = time.monotonic()
+    planned = make_plan(spec, opts)
+    ids = set(execute(planned, opts, reporter))
+    return RunResult(planned, stored(opts.store, ids), round(time.monotonic() - start, 1))
+
+
+def stored(store_path: Path, ids: set[str]) -> list[CellRecord]:
+    store = Store(store_path, create=False)
+    try:
+        return [c for c in store.cells(with_loss=False) if c["id"] in ids]
+    finally:
+        store.close()
+
+
+def _result(
+    cell: Cell, outcome: cellrun.Outcome, run_id: int, env_name: str, arrays_sha: str | None
+) -> CellResult:
+    res = outcome.result
+    fp = dict(res.get("fingerprint") or {})
+    if outcome.onednn_log is not None:
+        # TF's own log line is the one indicator that every release from 2.5 on agrees
+        # with; _pywrap_util_port.IsMklEnabled (kept as onednn_enabled) says False on 2.9
+        # while the log says on.
+        fp["onednn_log_says_on"] = outcome.onednn_log
+        fp["onednn"] = outcome.onednn_log
+    return CellResult(
+        cell_id=cell.id,
+        run_id=run_id,
+        experiment=cell.experiment,
+        tf_version=cell.tf_version,
+        python_version=fp.get("python") or cell.env.python_version,
+        keras_version=res.get("keras_version"),
+        numpy_version=fp.get("numpy"),
+        keras_pin=cell.keras,
+        seed=cell.seed,
+        knobs=cell.knobs,
+        env_vars=[list(kv) for kv in cell.env_vars],
+        env_name=env_name,
+        status=outcome.status,
+        reason=outcome.reason,
+        traceback=outcome.traceback,
+        data_sha256=res.get("data_sha256"),
+        init_weights_sha256=res.get("init_weights_sha256"),
+        final_weights_sha256=res.get("final_weights_sha256"),
+        metrics=res.get("metrics"),
+        epoch_metrics=res.get("epoch_metrics"),
+        timings=res.get("timings"),
+        fingerprint=fp,
+        knobs_applied=res.get("knobs_applied"),
+        optimizer_class=res.get("optimizer_class"),
+        logs=res.get("logs"),
+        arrays=arrays_sha,
+        peak_memory_mb=res.get("peak_memory_mb"),
+        wall_seconds=outcome.wall_seconds,
+    )
+
+
+def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
+    """Run every cell of the plan that the store does not have yet; returns all cell ids."""
+    spec, cells, data = planned.spec, planned.cells, planned.data
+    store = Store(opts.store)
+    try:
+        if opts.rerun:
+            done: set[str] = set()
+        else:
+            done = store.finished((c.id for c in cells), SETTLED if opts.retry_failed else FINISHED)
+        todo = [c for c in cells if c.id not in done]
+        planned.skipped = [c for c in cells if c.id in done]
+        envs = environments(todo)
+        reporter.planned(len(cells), len(todo), len(envs))
+        if not todo:
+            return [c.id for c in cells]
+        run_id = store.begin_run(spec.name, opts.command, spec.model_dump(mode="json"))
+        inputs = stage_inputs(store, planned, {c.seed for c in todo})
+
+        root = provision.envs_root(opts.cache)
+        built: dict[str, provision.BuiltEnv] = {}
+        for env in envs:
+            reporter.env_started(env, provision.find(env, root) is not None)
+            try:
+                b = provision.ensure(env, root)
+            except EnvironmentBuildError as exc:
+                reporter.env_done(env, str(exc))
+                for cell in (c for c in todo if c.env.key == env.key):
+                    outcome = cellrun.Outcome(Status.FAILED, str(exc))
+                    store.record(_result(cell, outcome, run_id, env.name, None), [])
+                    reporter.cell_done(cell, outcome)
+                continue
+            store.put_env(b.name, b.versions, b.lock, {"request": env.__dict__})
+            built[env.key] = b
+            reporter.env_done(env, None)
+
+        runnable = [c for c in todo if c.env.key in built]
+        work_root = store.root / "work"
+        timeout = opts.timeout or spec.timeout
+
+        def work(cell: Cell) -> cellrun.Outcome:
+            return cellrun.run_cell(
+                cell,
+                job_for(spec, cell, data, inputs),
+                built[cell.env.key].python,
+                work_root / f"{cell.id}-{os.getpid()}",
+                timeout,
+            )
+
+        def record(cell: Cell, outcome: cellrun.Outcome) -> None:
+            sha = store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
+            losses = [
+                float(x) if x is not None else float("nan") for x in outcome.result.get("loss", [])
+            ]
+            store.record(_result(cell, outcome, run_id, built[cell.env.key].name, sha), losses)
+            shutil.rmtree(work_root / f"{cell.id}-{os.getpid()}", ignore_errors=True)
+            reporter.cell_done(cell, outcome)
+
+        run_pool(runnable, work, jobs=opts.jobs, on_start=reporter.cell_started, on_done=record)
+        store.end_run(run_id)
+        return [c.id for c in cells]
+    finally:
+        _clean_stale_work(store.root / "work")
+        store.close()
+
+
+def _clean_stale_work(work_root: Path) -> None:
+    """Remove work folders of processes that no longer exist (killed runs)."""
+    if not work_root.exists():
+        return
+    for path in work_root.iterdir():
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
