@@ -35,5 +35,13 @@ def test_demo_runs_three_releases_across_keras_2_and_3(tmp_path: Path, env_cache
     result = json.loads(ok(tfrepro(*argv, "--no-ablation", "--steps", "3", "--json",
                                    cwd=tmp_path, cache=env_cache)).stdout)
     assert set(result["stages"]) == set(STAGES)
-    # measured: 2.15.1 (Keras 2) and 2.21.0 (Keras 3) agree bitwise at every stage here
-    assert result["first_divergence"]["stage"] == "none"
+    # Host-prepared data and stateless seeded initializers are the same in both releases on
+    # any machine. Whether the forward pass agrees bitwise depends on the CPU's kernels
+    # (measured: every stage equal on an AVX512-VNNI Intel, the forward differs on an AMD
+    # EPYC), so what must hold everywhere is that explain agrees with the run: no divergence
+    # exactly when the two releases' seed-0 final weights are bitwise identical.
+    assert not result["stages"]["data"]["diverged"]
+    assert not result["stages"]["init"]["diverged"]
+    final = {c["tf_version"]: c["final_weights_sha256"] for c in recorded if c["seed"] == 0}
+    same = final["2.15.1"] == final["2.21.0"]
+    assert (result["first_divergence"]["stage"] == "none") == same, (final, result["stages"])

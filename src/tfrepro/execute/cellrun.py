@@ -19,7 +19,7 @@ from tfrepro import process
 from tfrepro.plan import Cell
 from tfrepro.record import Status
 
-RUNNER_DIR = Path(__file__).with_name("runner")
+RUNNER_DIR = Path(__file__).resolve().parents[1] / "runner"  # run by path inside each env
 # Variables that change TensorFlow's numerics: never inherited from the user's shell, only
 # set from knobs or the spec's env axis, so that a cell means the same thing everywhere.
 _SCRUB_PREFIXES = (

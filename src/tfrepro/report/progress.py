@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -14,10 +16,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tfrepro.envs.request import EnvRequest
-from tfrepro.execute.cellrun import Outcome
-from tfrepro.plan import Cell
 from tfrepro.record import Status
+
+if TYPE_CHECKING:
+    from tfrepro.envs.request import EnvRequest
+    from tfrepro.execute.cellrun import Outcome
+    from tfrepro.plan import Cell
 
 _STYLE: dict[str, str] = {
     Status.OK: "green", Status.FAILED: "red", Status.TIMEOUT: "red", Status.DIVERGED: "yellow"
