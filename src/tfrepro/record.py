@@ -101,6 +101,9 @@ class CellRecord(TypedDict):
     loss: NotRequired[list[float | None]]  # per step, NaN as None (Store.cells(with_loss=True))
 
 
+# The fields of a CellRecord a store row gives (`loss` comes from the steps table).
+RECORD_FIELDS: tuple[str, ...] = tuple(k for k in CellRecord.__annotations__ if k != "loss")
+
 # What a baseline keeps of each ok cell (analysis/baseline.py): what defines it and what it gave.
 BASELINE_FIELDS: tuple[str, ...] = (
     "id", "experiment", "seed", "tf_version", "keras_version", "python_version", "numpy_version",

@@ -16,13 +16,26 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from tfrepro import files
 from tfrepro.errors import StoreError
-from tfrepro.record import FINISHED, JSON_FIELDS, RESULT_FIELDS, CellRecord, CellResult
+from tfrepro.record import (
+    FINISHED,
+    JSON_FIELDS,
+    RECORD_FIELDS,
+    RESULT_FIELDS,
+    CellRecord,
+    CellResult,
+)
+
+# Fields a reader gets as an empty container rather than None when nothing was recorded.
+_EMPTY: dict[str, Any] = {
+    "metrics": {}, "epoch_metrics": [], "timings": {}, "knobs_applied": {}, "logs": {},
+    "fingerprint": {},
+}
 
 SCHEMA_VERSION = "2"
 _SCHEMA = """
@@ -267,45 +280,18 @@ class Store:
         return out
 
     def _read(self, r: dict[str, Any]) -> CellRecord:
-        """A `results` row (joined with its env's lock) as a CellRecord."""
-        field: dict[str, Any] = {}
-        for name in RESULT_FIELDS:
-            value = r[name]
-            field[name] = json.loads(value) if name in JSON_FIELDS and value else value
-        fingerprint = field["fingerprint"] or {}
-        fingerprint["packages"] = json.loads(r["env_lock"] or "[]")
-        fingerprint["environment"] = r["env_name"]
-        return CellRecord(
-            id=r["cell_id"],
-            attempt=r["attempt"],
-            run_id=field["run_id"],
-            experiment=field["experiment"],
-            tf_version=field["tf_version"],
-            keras_version=field["keras_version"],
-            numpy_version=field["numpy_version"],
-            python_version=field["python_version"],
-            keras_pin=field["keras_pin"],
-            seed=field["seed"],
-            knobs=field["knobs"],
-            env_vars=dict(field["env_vars"] or []),
-            status=field["status"],
-            reason=field["reason"],
-            traceback=field["traceback"],
-            data_sha256=field["data_sha256"],
-            init_weights_sha256=field["init_weights_sha256"],
-            final_weights_sha256=field["final_weights_sha256"],
-            metrics=field["metrics"] or {},
-            epoch_metrics=field["epoch_metrics"] or [],
-            timings=field["timings"] or {},
-            knobs_applied=field["knobs_applied"] or {},
-            optimizer_class=field["optimizer_class"],
-            logs=field["logs"] or {},
-            peak_memory_mb=field["peak_memory_mb"],
-            wall_seconds=field["wall_seconds"],
-            arrays=str(self.artifact_path(field["arrays"])) if field["arrays"] else None,
-            fingerprint=fingerprint,
-            finished=r["finished"],
-        )
+        """A `results` row (joined with its env's lock) as a CellRecord, field by field."""
+        out: dict[str, Any] = {}
+        for key in RECORD_FIELDS:
+            value = r["cell_id" if key == "id" else key]
+            if key in JSON_FIELDS:
+                value = json.loads(value) if value else None
+            out[key] = value if value is not None or key not in _EMPTY else type(_EMPTY[key])()
+        out["env_vars"] = dict(out["env_vars"] or [])
+        out["arrays"] = str(self.artifact_path(r["arrays"])) if r["arrays"] else None
+        out["fingerprint"]["packages"] = json.loads(r["env_lock"] or "[]")
+        out["fingerprint"]["environment"] = r["env_name"]
+        return cast(CellRecord, out)
 
     def _attach_losses(self, cells: list[CellRecord], result_ids: list[int]) -> None:
         by_id: dict[int, list[float | None]] = {}

@@ -50,7 +50,8 @@ def notes_between(
     a: str, b: str, stages: Sequence[str] = STAGES
 ) -> dict[str, list[dict[str, Any]]]:
     """Per stage, the release notes of the releases after the older of `a`, `b` up to the newer."""
-    lo, hi = sorted((version_key(a), version_key(b)))
+    # "2.11" means 2.11.0: pad to three parts, as the notes' releases are
+    lo, hi = sorted((*version_key(v), 0, 0)[:3] for v in (a, b))
     return {s: divergence.matching_notes(release_notes(), lo, hi, s) for s in stages}
 
 

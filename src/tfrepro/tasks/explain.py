@@ -79,8 +79,9 @@ def _knob_value(name: str, value: str) -> Any:
 
 
 def side_spec(base: Spec, group: dict[str, str], seed: int) -> Spec:
-    """The one-cell spec of a group: the base spec's first value of every axis, the group's
-    settings over it, one seed."""
+    """The one-cell spec of a group: the base spec's first value of every knob and environment
+    variable, no Keras pin (a pin for one release may not install with the other) unless the
+    group names one, the group's settings over that, one seed."""
     raw = base.model_dump(mode="json", exclude={"base_dir"})
     matrix = raw["matrix"]
     matrix["seeds"] = [seed]
