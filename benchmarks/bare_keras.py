@@ -28,11 +28,18 @@ k = tf.keras
 inp = k.Input(shape=d["x_train"].shape[1:])
 x = k.layers.Dense(cfg["hidden"], activation="relu")(inp)
 model = k.Model(inp, k.layers.Dense(cfg["classes"], activation="softmax")(x))
-model.compile(optimizer=k.optimizers.Adam(learning_rate=cfg["lr"]),
-              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.compile(
+    optimizer=k.optimizers.Adam(learning_rate=cfg["lr"]),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
 t0 = time.time()
 model.fit(d["x_train"], d["y_train"], epochs=cfg["epochs"], batch_size=cfg["batch"], verbose=0)
 t_fit = time.time() - t0
 loss, acc = model.evaluate(d["x_test"], d["y_test"], batch_size=cfg["batch"], verbose=0)
-print("BARE " + json.dumps({"import": t_import, "fit": t_fit, "accuracy": float(acc),
-                            "total": time.time() - t_start}))
+print(
+    "BARE "
+    + json.dumps(
+        {"import": t_import, "fit": t_fit, "accuracy": float(acc), "total": time.time() - t_start}
+    )
+)

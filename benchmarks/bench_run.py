@@ -48,8 +48,10 @@ class Quiet:
 
 
 def _cpu() -> float:
-    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (
-        resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
 
 
 def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -66,8 +68,9 @@ def summary(xs: list[float]) -> dict[str, Any]:
 def run_library(spec_path: Path, store: Path) -> tuple[float, float, cellrun.Outcome]:
     """make_plan + execute in this process, into a fresh store (so that the cell really runs)."""
     opts, rep = planning.Options(store=store), Quiet()
-    wall, cpu, _ = measure(lambda: workflow.execute(
-        planning.make_plan(spec_mod.load(spec_path), opts), opts, rep))
+    wall, cpu, _ = measure(
+        lambda: workflow.execute(planning.make_plan(spec_mod.load(spec_path), opts), opts, rep)
+    )
     if rep.outcome is None or rep.outcome.status != "ok":
         sys.exit(f"the tfrepro cell did not succeed: {rep.outcome and rep.outcome.reason}")
     return wall, cpu, rep.outcome
@@ -82,15 +85,24 @@ def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float
 
 def bench_cell(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Any], Cell]:
     spec_path = tmp / "bench.toml"
-    spec_path.write_text(f'name = "bench"\n[train]\nepochs = {args.epochs}\nbatch_size = 64\n'
-                         f'[matrix]\ntf = ["{args.tf}"]\nseeds = [0]\n')
+    spec_path.write_text(
+        f'name = "bench"\n[train]\nepochs = {args.epochs}\nbatch_size = 64\n'
+        f'[matrix]\ntf = ["{args.tf}"]\nseeds = [0]\n'
+    )
     spec = spec_mod.load(spec_path)
     cell = planning.make_plan(spec, planning.Options(store=tmp / "unused")).cells[0]
     data = datasets.prepare(spec.data, spec.data_path())
     np.savez(tmp / "data.npz", **data.arrays)
-    cfg = {"data": str(tmp / "data.npz"), "threads": cell.knobs["threads"], "seed": cell.seed,
-           "hidden": spec.model.hidden, "classes": data.n_classes, "lr": spec.train.learning_rate,
-           "epochs": spec.train.epochs, "batch": spec.train.batch_size}
+    cfg = {
+        "data": str(tmp / "data.npz"),
+        "threads": cell.knobs["threads"],
+        "seed": cell.seed,
+        "hidden": spec.model.hidden,
+        "classes": data.n_classes,
+        "lr": spec.train.learning_rate,
+        "epochs": spec.train.epochs,
+        "batch": spec.train.batch_size,
+    }
     bare_env = {**cellrun.cell_environment(cell), "CUDA_VISIBLE_DEVICES": "-1"}
     print(f"warm-up: one tfrepro cell (builds {cell.env.name} if not cached)", flush=True)
     warm = run_library(spec_path, tmp / "store-warmup")[2]
@@ -108,8 +120,17 @@ def bench_cell(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Any], Cel
         return "library", w, c
 
     def cli(i: int) -> tuple[str, float, float]:
-        w, c, _ = run_child([sys.executable, "-m", "tfrepro", "run", str(spec_path),
-                             "--store", str(tmp / f"store-cli-{i}")])
+        w, c, _ = run_child(
+            [
+                sys.executable,
+                "-m",
+                "tfrepro",
+                "run",
+                str(spec_path),
+                "--store",
+                str(tmp / f"store-cli-{i}"),
+            ]
+        )
         return "cli", w, c
 
     def bare(i: int) -> tuple[str, float, float]:
@@ -120,7 +141,7 @@ def bench_cell(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Any], Cel
     variants = [lib, cli, bare]
     for i in range(args.repeats):
         print(f"cell round {i + 1}/{args.repeats}", flush=True)
-        for fn in variants[i % 3:] + variants[:i % 3]:  # interleaved, order rotated per round
+        for fn in variants[i % 3 :] + variants[: i % 3]:  # interleaved, order rotated per round
             name, w, c = fn(i)
             wall[name].append(w)
             cpu[name].append(c)
@@ -131,18 +152,23 @@ def bench_cell(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, Any], Cel
     b = {k: statistics.median(t[k] for t in bare_t) for k in bare_t[0]}
     fp = warm.result.get("fingerprint", {})
     return {
-        "env": cell.env.name, **{k: fp.get(k) for k in ("tensorflow", "keras", "python")},
-        "train": spec.train.model_dump(), "knobs": cell.knobs,
+        "env": cell.env.name,
+        **{k: fp.get(k) for k in ("tensorflow", "keras", "python")},
+        "train": spec.train.model_dump(),
+        "knobs": cell.knobs,
         "accuracy": {"tfrepro": warm.result["metrics"].get("accuracy"), "bare": b["accuracy"]},
         "wall": {k: summary(v) for k, v in wall.items()},
         "cpu": {k: summary(v) for k, v in cpu.items()},
         "wall_ratio_vs_bare": {k: wm[k] / wm["bare"] for k in wm},
         "cpu_ratio_vs_bare": {k: cm[k] / cm["bare"] for k in cm},
-        "guest_timings": {"median": g, "runs": guest}, "loadavg_1min": load,
+        "guest_timings": {"median": g, "runs": guest},
+        "loadavg_1min": load,
         "bare_timings": {"median": b, "runs": bare_t},
-        "import_share": {"tfrepro_subprocess": g["import"] / wm["subprocess"],
-                         "tfrepro_library": g["import"] / wm["library"],
-                         "bare": b["import"] / wm["bare"]},
+        "import_share": {
+            "tfrepro_subprocess": g["import"] / wm["subprocess"],
+            "tfrepro_library": g["import"] / wm["library"],
+            "bare": b["import"] / wm["bare"],
+        },
     }, cell
 
 
@@ -165,9 +191,13 @@ def build_fresh(req: EnvRequest, uv_cache: Path | None = None) -> tuple[float, f
 
 
 def bench_builds(args: argparse.Namespace, req: EnvRequest) -> dict[str, Any]:
-    runs: dict[str, list[tuple[float, float, float]]] = {"cached": [
-        (*measure(lambda: provision.ensure(req, provision.envs_root()))[:2], 0.0)
-        for _ in range(max(args.repeats, 3))], "warm_uv_new_env": []}
+    runs: dict[str, list[tuple[float, float, float]]] = {
+        "cached": [
+            (*measure(lambda: provision.ensure(req, provision.envs_root()))[:2], 0.0)
+            for _ in range(max(args.repeats, 3))
+        ],
+        "warm_uv_new_env": [],
+    }
     for i in range(args.build_repeats):
         print(f"build: warm uv cache, new env {i + 1}/{args.build_repeats}", flush=True)
         runs["warm_uv_new_env"].append(build_fresh(req))
@@ -187,36 +217,64 @@ def bench_builds(args: argparse.Namespace, req: EnvRequest) -> dict[str, Any]:
 
 def table(res: dict[str, Any]) -> str:
     c, b = res["cell"], res["builds"]
-    rows = [(f"cell: {name}", c["wall"][k]["median"], c["wall_ratio_vs_bare"][k],
-             c["cpu"].get(k, {}).get("median"), c["cpu_ratio_vs_bare"].get(k))
-            for k, name in (("bare", "bare Keras script (baseline)"),
-                            ("library", "tfrepro library (plan+execute)"),
-                            ("cli", "tfrepro CLI (new process)"),
-                            ("subprocess", "guest runner subprocess only"))]
-    rows += [(f"env: {name}", b[k]["wall"]["median"], b["wall_ratio_vs_cached"][k],
-              b[k]["cpu"]["median"], None)
-             for k, name in (("cached", "cached (baseline)"), ("warm_uv_new_env",
-                             "warm uv cache, new env"), ("cold", "cold, empty uv cache")) if k in b]
+    rows = [
+        (
+            f"cell: {name}",
+            c["wall"][k]["median"],
+            c["wall_ratio_vs_bare"][k],
+            c["cpu"].get(k, {}).get("median"),
+            c["cpu_ratio_vs_bare"].get(k),
+        )
+        for k, name in (
+            ("bare", "bare Keras script (baseline)"),
+            ("library", "tfrepro library (plan+execute)"),
+            ("cli", "tfrepro CLI (new process)"),
+            ("subprocess", "guest runner subprocess only"),
+        )
+    ]
+    rows += [
+        (
+            f"env: {name}",
+            b[k]["wall"]["median"],
+            b["wall_ratio_vs_cached"][k],
+            b[k]["cpu"]["median"],
+            None,
+        )
+        for k, name in (
+            ("cached", "cached (baseline)"),
+            ("warm_uv_new_env", "warm uv cache, new env"),
+            ("cold", "cold, empty uv cache"),
+        )
+        if k in b
+    ]
+
     def sec(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}" if x >= 0.1 else f"{x:.1e}"
+
     def times(x: float | None) -> str:
         return "-" if x is None else f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x"
 
     lines = [f"{'measurement':<38}{'wall s':>9}{'ratio':>10}{'CPU s':>9}{'ratio':>8}", "-" * 74]
-    lines += [f"{name:<38}{sec(w):>9}{times(r):>10}{sec(c):>9}{times(cr):>8}"
-              for name, w, r, c, cr in rows]
+    lines += [
+        f"{name:<38}{sec(w):>9}{times(r):>10}{sec(c):>9}{times(cr):>8}"
+        for name, w, r, c, cr in rows
+    ]
     g, bt, share = c["guest_timings"]["median"], c["bare_timings"]["median"], c["import_share"]
-    lines += ["-" * 74,
-              f"import tensorflow: tfrepro {g['import']:.2f} s ({share['tfrepro_subprocess']:.0%}"
-              f" of the runner subprocess, {share['tfrepro_library']:.0%} of the library cell), "
-              f"bare {bt['import']:.2f} s ({share['bare']:.0%} of bare)",
-              "guest runner timings (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in g.items()),
-              f"training: tfrepro fit {g['fit']:.2f} s (train_on_batch + evaluate per epoch), "
-              f"bare model.fit {bt['fit']:.2f} s",
-              f"1-min load average after each cell run: {c['loadavg_1min']}"]
+    lines += [
+        "-" * 74,
+        f"import tensorflow: tfrepro {g['import']:.2f} s ({share['tfrepro_subprocess']:.0%}"
+        f" of the runner subprocess, {share['tfrepro_library']:.0%} of the library cell), "
+        f"bare {bt['import']:.2f} s ({share['bare']:.0%} of bare)",
+        "guest runner timings (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in g.items()),
+        f"training: tfrepro fit {g['fit']:.2f} s (train_on_batch + evaluate per epoch), "
+        f"bare model.fit {bt['fit']:.2f} s",
+        f"1-min load average after each cell run: {c['loadavg_1min']}",
+    ]
     if max(c["loadavg_1min"]) > (res["machine"]["cpus"] or 1) + 0.5:
-        lines.append("WARNING: the machine was busy: wall times are unreliable, read the CPU "
-                     "columns (or the `min` of the runs in the JSON)")
+        lines.append(
+            "WARNING: the machine was busy: wall times are unreliable, read the CPU "
+            "columns (or the `min` of the runs in the JSON)"
+        )
     if "cold" in b:
         lines.append(f"cold build left {b['cold']['uv_cache_mb']} MB in its uv cache")
     return "\n".join(lines)
@@ -228,18 +286,25 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3, help="interleaved cell repeats (>= 3)")
     p.add_argument("--build-repeats", type=int, default=1, help="warm-uv new-env builds (1)")
-    p.add_argument("--cold", action="store_true", help="also build with an empty uv cache "
-                   "(downloads several hundred MB from PyPI)")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="also build with an empty uv cache (downloads several hundred MB from PyPI)",
+    )
     p.add_argument("--out", type=Path, default=BARE.parent / "results" / "latest.json")
     args = p.parse_args()
     if args.repeats < 3:
         p.error("--repeats must be at least 3")
     res: dict[str, Any] = {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "tfrepro": tfrepro.__version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "tfrepro": tfrepro.__version__,
         "command": " ".join(sys.argv),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "host_python": platform.python_version(),
-                    "uv": process.uv(["--version"]).stdout.strip()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "host_python": platform.python_version(),
+            "uv": process.uv(["--version"]).stdout.strip(),
+        },
     }
     with tempfile.TemporaryDirectory(prefix="tfrepro-bench-") as tmp:
         res["cell"], cell = bench_cell(args, Path(tmp))

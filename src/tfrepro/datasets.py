@@ -70,8 +70,16 @@ def prepare(spec: DataSpec, path: Path | None = None, *, cache: Path | None = No
 def _cached(spec: DataSpec, cache: Path) -> dict[str, np.ndarray]:
     from importlib.metadata import version
 
-    key = json.dumps([_PREPARATION, tfrepro.__version__, spec.model_dump(mode="json"),
-                      version("scikit-learn"), np.__version__], sort_keys=True)
+    key = json.dumps(
+        [
+            _PREPARATION,
+            tfrepro.__version__,
+            spec.model_dump(mode="json"),
+            version("scikit-learn"),
+            np.__version__,
+        ],
+        sort_keys=True,
+    )
     path = cache / "datasets" / f"{spec.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
     try:
         with np.load(path, allow_pickle=False) as z:

@@ -81,8 +81,13 @@ def plan(
         ):
             kn = dict(zip(knob_names, knob_values, strict=True))
             env = env_request(
-                catalogue, release, interp, spec.matrix.resolution,
-                keras=keras, legacy_keras=kn["legacy_keras"], device=kn["device"],
+                catalogue,
+                release,
+                interp,
+                spec.matrix.resolution,
+                keras=keras,
+                legacy_keras=kn["legacy_keras"],
+                device=kn["device"],
                 requirements=tuple(spec.matrix.requirements),
             )
             env_vars = tuple(zip(env_names, env_values, strict=True))

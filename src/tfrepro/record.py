@@ -61,8 +61,16 @@ class CellResult(TypedDict, total=False):
 
 RESULT_FIELDS: tuple[str, ...] = tuple(CellResult.__annotations__)
 JSON_FIELDS = frozenset(
-    {"knobs", "env_vars", "metrics", "epoch_metrics", "timings", "fingerprint", "knobs_applied",
-     "logs"}
+    {
+        "knobs",
+        "env_vars",
+        "metrics",
+        "epoch_metrics",
+        "timings",
+        "fingerprint",
+        "knobs_applied",
+        "logs",
+    }
 )
 
 
@@ -106,8 +114,19 @@ RECORD_FIELDS: tuple[str, ...] = tuple(k for k in CellRecord.__annotations__ if 
 
 # What a baseline keeps of each ok cell (analysis/baseline.py): what defines it and what it gave.
 BASELINE_FIELDS: tuple[str, ...] = (
-    "id", "experiment", "seed", "tf_version", "keras_version", "python_version", "numpy_version",
-    "keras_pin", "knobs", "env_vars", "data_sha256", "init_weights_sha256",
-    "final_weights_sha256", "metrics",
+    "id",
+    "experiment",
+    "seed",
+    "tf_version",
+    "keras_version",
+    "python_version",
+    "numpy_version",
+    "keras_pin",
+    "knobs",
+    "env_vars",
+    "data_sha256",
+    "init_weights_sha256",
+    "final_weights_sha256",
+    "metrics",
 )
 assert set(BASELINE_FIELDS) <= set(CellRecord.__annotations__)

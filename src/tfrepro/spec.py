@@ -36,8 +36,11 @@ class ModelSpec(_Strict):
     @classmethod
     def _source(cls, v: str) -> str:
         if v.startswith("builtin:") and v.removeprefix("builtin:") not in BUILTIN_MODELS:
-            raise ValueError(f"unknown built-in model '{v}'; use one of " + ", ".join(
-                f"builtin:{m}" for m in BUILTIN_MODELS) + " or a path to a .py file")
+            raise ValueError(
+                f"unknown built-in model '{v}'; use one of "
+                + ", ".join(f"builtin:{m}" for m in BUILTIN_MODELS)
+                + " or a path to a .py file"
+            )
         if not v.startswith("builtin:") and not v.endswith(".py"):
             raise ValueError(f"'{v}' is neither builtin:NAME nor a .py file")
         return v
@@ -185,8 +188,11 @@ def _explain(exc: ValidationError, origin: str) -> SpecError:
         parent = _where(err["loc"][:-1])
         return SpecError(
             f"{origin}: unknown key '{key}'; remove it or check the spelling"
-            + (f" (valid keys of [{parent}] are listed in the README)"
-               if parent != "(top level)" else "")
+            + (
+                f" (valid keys of [{parent}] are listed in the README)"
+                if parent != "(top level)"
+                else ""
+            )
         )
     msg = err["msg"].removeprefix("Value error, ")
     return SpecError(f"{origin}: {key}: {msg} (got {got!r}); fix this value and run again")

@@ -33,7 +33,11 @@ from tfrepro.record import (
 
 # Fields a reader gets as an empty container rather than None when nothing was recorded.
 _EMPTY: dict[str, Any] = {
-    "metrics": {}, "epoch_metrics": [], "timings": {}, "knobs_applied": {}, "logs": {},
+    "metrics": {},
+    "epoch_metrics": [],
+    "timings": {},
+    "knobs_applied": {},
+    "logs": {},
     "fingerprint": {},
 }
 
@@ -71,7 +75,6 @@ CREATE TABLE IF NOT EXISTS explanations (
     created TEXT, a TEXT, b TEXT, seed INTEGER, result TEXT
 );
 """
-
 
 
 def _now() -> str:
@@ -216,9 +219,7 @@ class Store:
             )
 
     # --- results -------------------------------------------------------------------------------
-    def finished(
-        self, cell_ids: Iterable[str], statuses: Iterable[str] = FINISHED
-    ) -> set[str]:
+    def finished(self, cell_ids: Iterable[str], statuses: Iterable[str] = FINISHED) -> set[str]:
         ids = list(cell_ids)
         statuses = tuple(statuses)
         found: set[str] = set()

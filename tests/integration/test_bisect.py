@@ -63,9 +63,26 @@ def test_bisect_agrees_with_a_linear_scan(tmp_path: Path, env_cache: Path) -> No
 
 
 def test_metric_bisect_adds_seeds_to_an_inconclusive_probe(tmp_path: Path, env_cache: Path) -> None:
-    argv = ["bisect", "--good", "2.9", "--bad", "2.11", "--criterion", "metric", "--metric",
-            "accuracy", "--seeds", "0,1", "--max-seeds", "3", "--jobs", "2", "--json",
-            "--store", "st"]
+    argv = [
+        "bisect",
+        "--good",
+        "2.9",
+        "--bad",
+        "2.11",
+        "--criterion",
+        "metric",
+        "--metric",
+        "accuracy",
+        "--seeds",
+        "0,1",
+        "--max-seeds",
+        "3",
+        "--jobs",
+        "2",
+        "--json",
+        "--store",
+        "st",
+    ]
     result = json.loads(ok(tfrepro(*argv, cwd=tmp_path, cache=env_cache)).stdout)
     assert result["criterion"] == "metric"
     assert result["status"] in ("found", "not-reproduced", "inconclusive")

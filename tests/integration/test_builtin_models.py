@@ -16,13 +16,27 @@ pytestmark = pytest.mark.integration
 def test_builtin_model_trains_from_tf1_to_keras_3(
     model: str, tmp_path: Path, env_cache: Path
 ) -> None:
-    run = ("run", "--model", f"builtin:{model}", "--tf", "1.15,2.15,2.21", "--seeds", "0",
-           "--epochs", "1", "--jobs", "2", "--store", "st")
+    run = (
+        "run",
+        "--model",
+        f"builtin:{model}",
+        "--tf",
+        "1.15,2.15,2.21",
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--jobs",
+        "2",
+        "--store",
+        "st",
+    )
     ok(tfrepro(*run, cwd=tmp_path, cache=env_cache))
     recorded = {c["tf_version"]: c for c in cells(tmp_path / "st", tmp_path, env_cache)}
     assert set(recorded) == {"1.15.5", "2.15.1", "2.21.0"}
     assert {c["status"] for c in recorded.values()} == {"ok"}, [
-        c["reason"] for c in recorded.values()]
+        c["reason"] for c in recorded.values()
+    ]
     assert {c["keras_version"].split(".")[0] for c in recorded.values()} == {"2", "3"}
     for c in recorded.values():
         assert c["metrics"]["accuracy"] > 0.15, c  # digits has 10 classes: above chance

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tfrepro.analysis.divergence import STAGES
+from tfrepro.analysis.stages import STAGES
 
 from .helpers import cells, ok, tfrepro
 
 pytestmark = pytest.mark.integration
+
+
+# the stages a bitwise-identical training run cannot differ in
+TRAINING = ("loss", "gradient", "optimizer", "trajectory")
 
 
 def test_demo_runs_three_releases_across_keras_2_and_3(tmp_path: Path, env_cache: Path) -> None:
@@ -32,16 +36,21 @@ def test_demo_runs_three_releases_across_keras_2_and_3(tmp_path: Path, env_cache
     explain = next(cmd for cmd in commands if cmd.startswith("tfrepro explain"))
     argv = shlex.split(explain)[1:]
     assert argv[1:3] == ["2.15.1", "2.21.0"]
-    result = json.loads(ok(tfrepro(*argv, "--no-ablation", "--steps", "3", "--json",
-                                   cwd=tmp_path, cache=env_cache)).stdout)
+    result = json.loads(
+        ok(
+            tfrepro(*argv, "--no-ablation", "--steps", "3", "--json", cwd=tmp_path, cache=env_cache)
+        ).stdout
+    )
     assert set(result["stages"]) == set(STAGES)
     # Host-prepared data and stateless seeded initializers are the same in both releases on
-    # any machine. Whether the forward pass agrees bitwise depends on the CPU's kernels
-    # (measured: every stage equal on an AVX512-VNNI Intel, the forward differs on an AMD
-    # EPYC), so what must hold everywhere is that explain agrees with the run: no divergence
-    # exactly when the two releases' seed-0 final weights are bitwise identical.
-    assert not result["stages"]["data"]["diverged"]
-    assert not result["stages"]["init"]["diverged"]
+    # any machine. The rest depends on the CPU's kernels (measured: every stage equal on an
+    # AVX512-VNNI Intel; on an AMD EPYC the inference-mode softmax output differs by 2 ULPs
+    # while loss, gradients, updates and the final weights stay bitwise equal), so what must
+    # hold everywhere is that explain agrees with the run.
+    stages = result["stages"]
+    assert not stages["data"]["diverged"] and not stages["init"]["diverged"]
     final = {c["tf_version"]: c["final_weights_sha256"] for c in recorded if c["seed"] == 0}
-    same = final["2.15.1"] == final["2.21.0"]
-    assert (result["first_divergence"]["stage"] == "none") == same, (final, result["stages"])
+    if final["2.15.1"] == final["2.21.0"]:  # training identical: explain finds nothing in it
+        assert not any(stages[s]["diverged"] for s in TRAINING), stages
+    else:
+        assert result["first_divergence"]["stage"] != "none", stages

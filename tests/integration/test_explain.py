@@ -48,7 +48,14 @@ def test_2_9_to_2_15_diverges_at_init_then_forward(tmp_path: Path, env_cache: Pa
     r = _explain(tmp_path, env_cache, "2.9", "2.15")
     assert r["first_divergence"]["stage"] == "init"
     assert r["first_divergence"]["layer"].startswith("hidden/kernel")
-    assert r["first_after_transplant"] == "forward"
+    a, b = r["cells"]["A"], r["cells"]["B"]
+    if a["onednn"] is False and b["onednn"] is True:
+        # measured on an AVX512-VNNI Intel: 2.15 runs oneDNN kernels, 2.9 does not
+        assert r["first_after_transplant"] == "forward"
+    else:
+        # measured on an AMD EPYC, where neither reports oneDNN on: the forward pass is the
+        # same and the first difference is the optimizer (the 2.11 rewrite)
+        assert r["first_after_transplant"] == "optimizer"
     assert r["stages"]["config"]["diverged"] is False  # float32 lr reported two ways is equal
     assert any("initial weights differ" in c["cause"] for c in r["causes"])
     assert any(n["release"] == "2.10.0" for n in r["release_notes"])
@@ -61,7 +68,8 @@ def test_ablation_names_the_knob_that_closes_the_2_9_to_2_15_gap(
     a, b = r["cells"]["A"], r["cells"]["B"]
     rows = {(x["knob"], x["side"]): x for x in r["ablations"]}
     assert {k for k, _ in rows} == {"onednn", "threads"} and all(
-        x["status"] == "ok" for x in rows.values())
+        x["status"] == "ok" for x in rows.values()
+    )
     assert rows[("threads", "B")]["value"] == 0
     if a["onednn"] is False and b["onednn"] is True:
         # measured here: 2.9.3 reports oneDNN off (and TF_ENABLE_ONEDNN_OPTS=0 changes
@@ -78,10 +86,18 @@ def test_ablation_names_the_knob_that_closes_the_2_9_to_2_15_gap(
         assert r["causes"][0]["cause"].startswith("knob onednn: setting onednn=off in B")
 
 
-def test_identical_releases_say_none(tmp_path: Path, env_cache: Path) -> None:
+def test_releases_that_train_identically_agree_in_every_training_stage(
+    tmp_path: Path, env_cache: Path
+) -> None:
     r = _explain(tmp_path, env_cache, "2.15", "2.21")
-    assert r["first_divergence"]["stage"] == "none"
     assert all(s["tolerance"] == 0.0 for s in r["stages"].values())  # reruns are bitwise
+    # training agrees bitwise (measured on an Intel AVX512-VNNI and an AMD EPYC); on the AMD
+    # the inference-mode softmax output alone rounds differently (2 ULPs), and explain says so
+    training = ("data", "init", "config", "loss", "gradient", "optimizer", "trajectory")
+    assert not any(r["stages"][s]["diverged"] for s in training), r["stages"]
+    if r["first_divergence"]["stage"] != "none":
+        assert r["first_divergence"] == {"stage": "forward", "layer": "output"}
+        assert r["stages"]["forward"]["max_ulp"] <= 4
 
 
 @pytest.mark.parametrize(
@@ -113,15 +129,14 @@ def test_each_stage_triggered_on_purpose(
     assert where in r["first_divergence"]["layer"]
 
 
-def test_xla_shows_as_a_config_change_and_acts_in_training(
-    tmp_path: Path, env_cache: Path
-) -> None:
+def test_xla_shows_as_a_config_change_and_acts_in_training(tmp_path: Path, env_cache: Path) -> None:
     # measured: with jit_compile on, the forward pass, loss, gradients and one update from
     # the same weights are unchanged; the compiled train step diverges within the trajectory
     r = _explain(tmp_path, env_cache, "tf=2.15", "tf=2.15,xla=on")
     assert r["first_divergence"] == {"stage": "config", "layer": "compile.jit_compile"}
     assert r["stages"]["config"]["changed"] == [
-        {"key": "compile.jit_compile", "a": False, "b": True}]
+        {"key": "compile.jit_compile", "a": False, "b": True}
+    ]
     assert r["first_after_transplant"] == "trajectory"
 
 

@@ -144,8 +144,13 @@ def test_analysis_and_report_never_import_tensorflow() -> None:
 def test_the_guest_imports_only_the_standard_library_numpy_and_tensorflow() -> None:
     import sys
 
-    allowed = set(sys.stdlib_module_names) | {"numpy", "tensorflow", "keras", "tf_keras",
-                                               "tfrepro_guest"}
+    allowed = set(sys.stdlib_module_names) | {
+        "numpy",
+        "tensorflow",
+        "keras",
+        "tf_keras",
+        "tfrepro_guest",
+    }
     for path in GUEST:
         for name in _imports(path):
             top = name.split(".")[0]

@@ -17,8 +17,15 @@ from .synthetic import record
 BASE = [0.900, 0.912, 0.895, 0.905, 0.890, 0.908, 0.899, 0.903]
 
 
-def make_store(root: Path, tf: str, values: Sequence[float], *, same_weights_as: str | None = None,
-               statuses: Sequence[str] = (), margin: float | None = None) -> Path:
+def make_store(
+    root: Path,
+    tf: str,
+    values: Sequence[float],
+    *,
+    same_weights_as: str | None = None,
+    statuses: Sequence[str] = (),
+    margin: float | None = None,
+) -> Path:
     store = Store(root)
     for seed, v in enumerate(values):
         status = statuses[seed] if seed < len(statuses) else "ok"
@@ -59,8 +66,9 @@ def test_baseline_file_contents(baseline: Path) -> None:
 def test_check_same_cells_is_bitwise_identical(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "check", "--baseline", str(baseline), "--store",
-                         str(tmp_path / "base"))
+    code, out, err = run(
+        capsys, "check", "--baseline", str(baseline), "--store", str(tmp_path / "base")
+    )
     assert (code, err) == (0, "")
     assert "bitwise-identical" in out and "check: pass" in out
 
@@ -69,8 +77,17 @@ def test_check_upgrade_within_margin_passes(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = make_store(tmp_path / "new", "2.16.2", [v + 0.001 for v in reversed(BASE)])
-    code, out, _ = run(capsys, "check", "--baseline", str(baseline), "--store", str(store),
-                       "--margin", "0.02", "--json")
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--baseline",
+        str(baseline),
+        "--store",
+        str(store),
+        "--margin",
+        "0.02",
+        "--json",
+    )
     assert code == 0
     result = json.loads(out)
     assert result["outcome"] == "pass"
@@ -99,8 +116,9 @@ def test_check_with_too_few_seeds_is_inconclusive(
 def test_check_fails_when_a_cell_that_was_ok_now_fails(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = make_store(tmp_path / "new", "2.16.2", BASE, same_weights_as="w",
-                       statuses=["ok", "timeout"])
+    store = make_store(
+        tmp_path / "new", "2.16.2", BASE, same_weights_as="w", statuses=["ok", "timeout"]
+    )
     code, out, _ = run(capsys, "check", "--baseline", str(baseline), "--store", str(store))
     assert code == 1
     assert "2.16.2 seed 1: timeout" in out
@@ -113,8 +131,10 @@ def test_check_fails_when_a_cell_that_was_ok_now_fails(
         ("{not json", "is not valid JSON"),
         ('["a list"]', "not a JSON object"),
         ('{"format": "other"}', "is not a usable tfrepro baseline ('format' is 'other'"),
-        ('{"format": "tfrepro-baseline", "format_version": 1, "by": "tf_version", "groups": []}',
-         "(no groups)"),
+        (
+            '{"format": "tfrepro-baseline", "format_version": 1, "by": "tf_version", "groups": []}',
+            "(no groups)",
+        ),
     ],
 )
 def test_check_usage_errors_exit_2_with_one_line(
@@ -133,8 +153,9 @@ def test_check_usage_errors_exit_2_with_one_line(
 def test_check_without_a_store_is_a_usage_error(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "check", "--baseline", str(baseline), "--store",
-                       str(tmp_path / "nowhere"))
+    code, _, err = run(
+        capsys, "check", "--baseline", str(baseline), "--store", str(tmp_path / "nowhere")
+    )
     assert code == 2 and "no tfrepro store" in err
 
 
@@ -149,8 +170,9 @@ def test_check_needs_a_counterpart_group(
     new = make_store(tmp_path / "new", "2.16.2", BASE)
     code, _, err = run(capsys, "check", "--baseline", str(path), "--store", str(new))
     assert code == 2 and "name one with --group" in err
-    code, out, _ = run(capsys, "check", "--baseline", str(path), "--store", str(new),
-                       "--group", "2.15", "--json")
+    code, out, _ = run(
+        capsys, "check", "--baseline", str(path), "--store", str(new), "--group", "2.15", "--json"
+    )
     assert code in (0, 1, 3)
     assert {r["a"] for r in json.loads(out)["rows"]} == {"baseline 2.15.1"}
 
@@ -173,8 +195,19 @@ def test_compare_table_json_and_spec_margin(
         ("2.16.2", "2.21.0", "different"),
     ]
     assert {r["margin"] for r in rows} == {0.02}  # from the stored spec
-    rows = json.loads(run(capsys, "compare", "--store", str(root), "--json", "--margin", "0.1",
-                          "--baseline", "2.21")[1])
+    rows = json.loads(
+        run(
+            capsys,
+            "compare",
+            "--store",
+            str(root),
+            "--json",
+            "--margin",
+            "0.1",
+            "--baseline",
+            "2.21",
+        )[1]
+    )
     assert {(r["a"], r["margin"]) for r in rows} == {("2.21.0", 0.1)}
 
 

@@ -113,7 +113,9 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("json_out", [False, True])
 def test_explain_keeps_its_result_in_the_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     json_out: bool,
 ) -> None:
     from tfrepro.tasks import explain
@@ -147,16 +149,26 @@ def test_explain_keeps_its_result_in_the_store(
 def test_bisect_probes_are_described_in_words() -> None:
     from tfrepro.report.terminal import probe_detail
 
-    metric = {"release": "2.11.1", "verdict": "bad", "compare_verdicts": {"accuracy": "different"},
-              "diff": {"accuracy": 0.0159}, "p_adjusted": {"accuracy": 0.0391},
-              "seeds_needed": None, "seeds": 12}
-    assert probe_detail(metric) == (
-        "accuracy different (b − a +0.0159, p Holm 0.0391); 12 seeds")
-    open_probe = {**metric, "compare_verdicts": {"accuracy": "inconclusive"},
-                  "p_adjusted": {"accuracy": None}, "seeds_needed": 40, "seeds": 20}
+    metric = {
+        "release": "2.11.1",
+        "verdict": "bad",
+        "compare_verdicts": {"accuracy": "different"},
+        "diff": {"accuracy": 0.0159},
+        "p_adjusted": {"accuracy": 0.0391},
+        "seeds_needed": None,
+        "seeds": 12,
+    }
+    assert probe_detail(metric) == ("accuracy different (b − a +0.0159, p Holm 0.0391); 12 seeds")
+    open_probe = {
+        **metric,
+        "compare_verdicts": {"accuracy": "inconclusive"},
+        "p_adjusted": {"accuracy": None},
+        "seeds_needed": 40,
+        "seeds": 20,
+    }
     assert probe_detail(open_probe) == (
-        "accuracy inconclusive (b − a +0.0159, p Holm —); about 40 seeds would settle it; "
-        "20 seeds")
+        "accuracy inconclusive (b − a +0.0159, p Holm —); about 40 seeds would settle it; 20 seeds"
+    )
     bitwise = {"release": "2.10.0", "verdict": "good", "seeds_identical": 1, "seeds": 1}
     assert probe_detail(bitwise) == "1 of 1 seeds bitwise identical to the good release"
     failed = {"release": "2.10.0", "verdict": "inconclusive", "reason": "no cell finished ok"}

@@ -252,8 +252,20 @@ CASES: dict[str, Case] = {
         ("bisect", "--good", "2.9", "--bad", "2.11", "--criterion", "loss"), ("'loss'",)
     ),
     "bisect max-seeds below seeds": Case(
-        ("bisect", "--good", "2.9", "--bad", "2.11", "--criterion", "metric", "--seeds", "0,1,2",
-         "--max-seeds", "2"), ("--max-seeds 2", "3 seeds"),
+        (
+            "bisect",
+            "--good",
+            "2.9",
+            "--bad",
+            "2.11",
+            "--criterion",
+            "metric",
+            "--seeds",
+            "0,1,2",
+            "--max-seeds",
+            "2",
+        ),
+        ("--max-seeds 2", "3 seeds"),
     ),
     "explain negative seed": Case(("explain", "2.9", "2.15", "--seed", "-1"), ("--seed",)),
     "explain unknown release": Case(("explain", "2.9", "2.99"), ("'2.99'",)),

@@ -17,13 +17,20 @@ def _steps(last: float) -> np.ndarray:
 def _probe(**over: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A probe of a one-layer model; keyword arguments replace result keys or arrays."""
     result: dict[str, Any] = {
-        "data_sha256": "d" * 64, "data_sha256_used": "d" * 64, "configs": {"opt": {"lr": 0.1}},
-        "layer_names": ["dense"], "trainable_names": ["dense/kernel"], "probe_loss": 0.5,
+        "data_sha256": "d" * 64,
+        "data_sha256_used": "d" * 64,
+        "configs": {"opt": {"lr": 0.1}},
+        "layer_names": ["dense"],
+        "trainable_names": ["dense/kernel"],
+        "probe_loss": 0.5,
     }
     arrays = {
-        "weight_names": np.array(["dense/kernel"]), "batch_index": np.arange(4),
-        "init_0": np.ones((2, 2), np.float32), "fwd_0": np.full((4, 2), 0.25, np.float32),
-        "grad_0": np.full((2, 2), 0.1, np.float32), "update_0": np.full((2, 2), 1e-3, np.float32),
+        "weight_names": np.array(["dense/kernel"]),
+        "batch_index": np.arange(4),
+        "init_0": np.ones((2, 2), np.float32),
+        "fwd_0": np.full((4, 2), 0.25, np.float32),
+        "grad_0": np.full((2, 2), 0.1, np.float32),
+        "update_0": np.full((2, 2), 1e-3, np.float32),
         "trajectory": _steps(0.3),  # weights after each lockstep step
     }
     for key, value in over.items():
@@ -67,8 +74,7 @@ def test_forward_difference_within_the_rerun_tolerance_is_not_a_divergence() -> 
 def test_init_comes_before_a_later_trajectory_gap() -> None:
     b = {"init_0": np.zeros((2, 2), np.float32), "trajectory": _steps(0.31)}
     assert _first(b) == {"stage": "init", "layer": "dense/kernel"}
-    assert _first({"trajectory": _steps(0.31)}) == {
-        "stage": "trajectory", "layer": "step 2"}
+    assert _first({"trajectory": _steps(0.31)}) == {"stage": "trajectory", "layer": "step 2"}
 
 
 def test_max_ulp_counts_float32_steps_at_the_arrays_precision() -> None:

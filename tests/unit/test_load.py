@@ -27,14 +27,23 @@ def _npz(store: Store, tmp: Path, name: str, **arrays: np.ndarray) -> str:
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "store")
     rng = np.random.default_rng(0)
-    data = {"x_train": rng.random((8, 2)), "y_train": np.arange(8) % 3,
-            "x_test": rng.random((6, 2)), "y_test": np.array([0, 1, 2, 0, 1, 2])}
+    data = {
+        "x_train": rng.random((8, 2)),
+        "y_train": np.arange(8) % 3,
+        "x_test": rng.random((6, 2)),
+        "y_test": np.array([0, 1, 2, 0, 1, 2]),
+    }
     _npz(s, tmp_path, "data", **data)  # every run keeps its prepared data as an artifact
-    predicted = {("2.15.1", 0): [0, 1, 2, 0, 1, 2], ("2.15.1", 1): [0, 1, 2, 0, 1, 1],
-                 ("2.16.2", 0): [0, 1, 2, 0, 0, 2], ("2.16.2", 1): [0, 1, 2, 0, 1, 1]}
+    predicted = {
+        ("2.15.1", 0): [0, 1, 2, 0, 1, 2],
+        ("2.15.1", 1): [0, 1, 2, 0, 1, 1],
+        ("2.16.2", 0): [0, 1, 2, 0, 0, 2],
+        ("2.16.2", 1): [0, 1, 2, 0, 1, 1],
+    }
     for (tf, seed), classes in predicted.items():
-        arrays = _npz(s, tmp_path, f"{tf}-{seed}", final_0=np.ones(2),
-                      predictions=np.eye(3)[classes])
+        arrays = _npz(
+            s, tmp_path, f"{tf}-{seed}", final_0=np.ones(2), predictions=np.eye(3)[classes]
+        )
         record(s, tf, seed, 0.9 + seed / 100, arrays=arrays, data_sha256=data_sha256(data))
     record(s, "2.16.2", 7, 0.9, arrays="0" * 64)  # its file is gone: left out, not an error
     yield s
@@ -53,7 +62,8 @@ def test_predictions_and_labels_from_artifacts(store: Store) -> None:
     assert row["churn"] == pytest.approx((1 / 6 + 0) / 2)
     assert row["churn_within_a"] == pytest.approx(1 / 6)
     assert {p["class"]: p["shift"] for p in row["per_class"]} == pytest.approx(
-        {0: 0.0, 1: -0.25, 2: 0.0})  # 2.16.2 seed 0 misses one of the two 1s
+        {0: 0.0, 1: -0.25, 2: 0.0}
+    )  # 2.16.2 seed 0 misses one of the two 1s
 
 
 def test_predictions_of_several_attempts_are_keyed_by_attempt(store: Store) -> None:
@@ -76,6 +86,8 @@ def test_by_attempt_takes_only_the_rerun_cells(store: Store) -> None:
     record(store, "2.15.1", 1, 0.91)  # a rerun of one cell: a second attempt
     got = load.cells(store, "attempt")
     assert sorted((c["tf_version"], c["seed"], c["attempt"]) for c in got) == [
-        ("2.15.1", 1, 1), ("2.15.1", 1, 2)]
+        ("2.15.1", 1, 1),
+        ("2.15.1", 1, 2),
+    ]
     (row,) = compare_cells(got, by="attempt", metrics=["accuracy"])
     assert row["diff"] == pytest.approx(0.0)  # the other releases no longer blur the means

@@ -20,8 +20,14 @@ from tfrepro import cli
 from .report_store import HOSTILE, HOSTILE_GROUP, build
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 
 
@@ -32,7 +38,10 @@ def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
     return subprocess.run(
         [exe, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
@@ -55,7 +64,7 @@ class Dom(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.stack:
-            del self.stack[len(self.stack) - 1 - self.stack[::-1].index(tag):]
+            del self.stack[len(self.stack) - 1 - self.stack[::-1].index(tag) :]
 
     def handle_data(self, data: str) -> None:
         if data.strip():
@@ -84,8 +93,13 @@ def dom(page: Path, tmp_path_factory: pytest.TempPathFactory) -> Dom:
 
 
 def test_rendered_dom_has_every_plot_and_the_hostile_strings_as_text(dom: Dom) -> None:
-    assert dom.svg_plots == ["loss-curves", "loss-gaps", "metric-distributions",
-                             "churn-matrix", "per-class-shifts"]
+    assert dom.svg_plots == [
+        "loss-curves",
+        "loss-gaps",
+        "metric-distributions",
+        "churn-matrix",
+        "per-class-shifts",
+    ]
     assert dom.tags.get("script", 0) == 0  # nothing was injected, and the page has none
     assert dom.tags.get("iframe", 0) == 0 and dom.tags.get("object", 0) == 0
     assert dom.texts("h1") == [HOSTILE]  # the experiment name, shown as typed
@@ -103,14 +117,22 @@ def test_where_and_why_renders_with_its_first_divergence_and_causes(dom: Dom) ->
     assert f"layer renamed {HOSTILE}" in causes
     assert "knob onednn: setting onednn=off in B makes the forward stage equal" in causes
     assert [t for t in dom.texts("li") if t in ("data", "forward", "trajectory")] == [
-        "data", "forward", "trajectory"]  # the stage pipeline
+        "data",
+        "forward",
+        "trajectory",
+    ]  # the stage pipeline
     assert "source" in dom.texts("a") and dom.tags.get("script", 0) == 0
 
 
 def test_screenshot_shows_a_rendered_page(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,2400", "--hide-scrollbars",
-             page.as_uri())
+    chromium(
+        tmp_path,
+        f"--screenshot={shot}",
+        "--window-size=1400,2400",
+        "--hide-scrollbars",
+        page.as_uri(),
+    )
     with Image.open(shot) as im:
         assert im.size == (1400, 2400)
         # the header banner for "different" is light red, the verdict pills dark red: a real

@@ -217,9 +217,13 @@ def test_runs_come_back_with_their_spec(store: Store) -> None:
 
 def test_explanations_round_trip_with_inf_as_strict_json(store: Store) -> None:
     result = {
-        "a": "2.9", "b": "tf=2.15,onednn=off", "seed": 3,
-        "stages": {"forward": {"max_abs": math.inf, "tolerance": 0.0, "where": "dense"},
-                   "loss": {"max_abs": -math.inf, "a": math.nan}},
+        "a": "2.9",
+        "b": "tf=2.15,onednn=off",
+        "seed": 3,
+        "stages": {
+            "forward": {"max_abs": math.inf, "tolerance": 0.0, "where": "dense"},
+            "loss": {"max_abs": -math.inf, "a": math.nan},
+        },
         "ablations": [{"knob": "threads", "value": 0, "gap_before": math.inf}],
         "causes": [{"cause": "x → y <b>", "stage": "forward", "evidence": {"pair": (1, 2)}}],
     }
@@ -236,8 +240,11 @@ def test_explanations_round_trip_with_inf_as_strict_json(store: Store) -> None:
     assert back["stages"]["loss"]["max_abs"] == -math.inf
     assert math.isnan(back["stages"]["loss"]["a"])
     assert back["ablations"] == [{"knob": "threads", "value": 0, "gap_before": math.inf}]
-    assert back["causes"][0] == {"cause": "x → y <b>", "stage": "forward",
-                                 "evidence": {"pair": [1, 2]}}
+    assert back["causes"][0] == {
+        "cause": "x → y <b>",
+        "stage": "forward",
+        "evidence": {"pair": [1, 2]},
+    }
     assert (back["a"], back["b"], back["seed"]) == ("2.9", "tf=2.15,onednn=off", 3)
 
 

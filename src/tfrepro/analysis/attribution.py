@@ -60,9 +60,7 @@ def unique_notes(notes: Mapping[str, list[dict[str, Any]]], stages: Sequence[str
     return list({n["text"]: n for s in stages for n in notes.get(s, [])}.values())
 
 
-def judge_flip(
-    stages: Mapping[str, dict[str, Any]], stage: str, gap: float
-) -> dict[str, Any]:
+def judge_flip(stages: Mapping[str, dict[str, Any]], stage: str, gap: float) -> dict[str, Any]:
     """What flipping a knob did to the first numeric stage that diverged (`stage`, whose
     max |B-A| was `gap` without the flip): `closes` when the first divergence moved later."""
     order = (*NUMERIC_STAGES, "none")
@@ -94,66 +92,87 @@ def causes(
     ok = [ab for ab in ablations if ab.get("status") == "ok"]
     for ab in ok:
         if ab["closes"]:
-            out.append({
-                "cause": f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} "
-                f"{_SIDE[ab.get('side', 'B')]} makes the {numeric} stage equal",
-                "stage": numeric,
-                "evidence": ab,
-            })
+            out.append(
+                {
+                    "cause": f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} "
+                    f"{_SIDE[ab.get('side', 'B')]} makes the {numeric} stage equal",
+                    "stage": numeric,
+                    "evidence": ab,
+                }
+            )
     for ab in ok:
         if not ab["closes"] and ab["shrinks"]:
-            out.append({
-                "cause": f"knob {ab['knob']}: {ab['knob']}={ab['value']} "
-                f"{_SIDE[ab.get('side', 'B')]} shrinks the {numeric} gap",
-                "stage": numeric,
-                "evidence": ab,
-            })
+            out.append(
+                {
+                    "cause": f"knob {ab['knob']}: {ab['knob']}={ab['value']} "
+                    f"{_SIDE[ab.get('side', 'B')]} shrinks the {numeric} gap",
+                    "stage": numeric,
+                    "evidence": ab,
+                }
+            )
     if stages["data"]["diverged"]:
-        out.append({
-            "cause": "the two cells trained on different data or batch order (a setup problem, "
-            "not TensorFlow: check code that prepares or edits ctx.data)",
-            "stage": "data",
-            "evidence": {},
-        })
+        out.append(
+            {
+                "cause": "the two cells trained on different data or batch order (a setup problem, "
+                "not TensorFlow: check code that prepares or edits ctx.data)",
+                "stage": "data",
+                "evidence": {},
+            }
+        )
     if stages["init"]["diverged"]:
-        out.append({
-            "cause": "initial weights differ under the same seed (initializer random numbers "
-            "changed)",
-            "stage": "init",
-            "evidence": {"variable": stages["init"]["where"], "max_abs": stages["init"]["max_abs"]},
-        })
+        out.append(
+            {
+                "cause": "initial weights differ under the same seed (initializer random numbers "
+                "changed)",
+                "stage": "init",
+                "evidence": {
+                    "variable": stages["init"]["where"],
+                    "max_abs": stages["init"]["max_abs"],
+                },
+            }
+        )
     for change in stages["config"]["changed"][:10]:
-        out.append({
-            "cause": f"configuration {change['key']}: {change['a']!r} → {change['b']!r}",
-            "stage": "config",
-            "evidence": change,
-        })
+        out.append(
+            {
+                "cause": f"configuration {change['key']}: {change['a']!r} → {change['b']!r}",
+                "stage": "config",
+                "evidence": change,
+            }
+        )
     a, b = sides["A"], sides["B"]
     for key in DESCRIBED:
         if a.get(key) != b.get(key):
-            out.append({
-                "cause": f"{key} differs: {a.get(key)} → {b.get(key)}",
-                "stage": numeric,
-                "evidence": {"a": a.get(key), "b": b.get(key)},
-            })
+            out.append(
+                {
+                    "cause": f"{key} differs: {a.get(key)} → {b.get(key)}",
+                    "stage": numeric,
+                    "evidence": {"a": a.get(key), "b": b.get(key)},
+                }
+            )
     opt = stages["optimizer"]
     if opt["diverged"] and max((i["max_rel"] for i in opt["items"]), default=0.0) > 1e-3:
-        out.append({
-            "cause": "the optimizer computes a different update from identical weights and "
-            f"gradients ({opt['class_a']} → {opt['class_b']}): its implementation or defaults "
-            "changed",
-            "stage": "optimizer",
-            "evidence": {"max_abs": opt["max_abs"], "where": opt["where"]},
-        })
+        out.append(
+            {
+                "cause": "the optimizer computes a different update from identical weights and "
+                f"gradients ({opt['class_a']} → {opt['class_b']}): its implementation or defaults "
+                "changed",
+                "stage": "optimizer",
+                "evidence": {"max_abs": opt["max_abs"], "where": opt["where"]},
+            }
+        )
     seen: set[str] = set()
     for stage in dict.fromkeys([first["stage"], numeric, "optimizer" if opt["diverged"] else ""]):
         for note in notes.get(stage, []):
             if note["text"] in seen:
                 continue
             seen.add(note["text"])
-            out.append({
-                "cause": f"release note {note['release']} ({note['component']}): {note['text']}",
-                "stage": stage,
-                "evidence": note,
-            })
+            out.append(
+                {
+                    "cause": (
+                        f"release note {note['release']} ({note['component']}): {note['text']}"
+                    ),
+                    "stage": stage,
+                    "evidence": note,
+                }
+            )
     return out

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-# STAGES is defined in analysis.stages; callers that read divergence.STAGES get that one.
 from tfrepro.analysis.stages import NUMERIC_STAGES, STAGES
 
 # Config keys that name things or describe storage rather than behaviour.

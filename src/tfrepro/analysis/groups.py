@@ -23,8 +23,14 @@ from tfrepro.errors import UsageError
 from tfrepro.record import CellRecord as Cell
 from tfrepro.record import Status
 
-CELL_AXES = ("tf_version", "keras_version", "python_version", "numpy_version", "keras_pin",
-             "attempt")
+CELL_AXES = (
+    "tf_version",
+    "keras_version",
+    "python_version",
+    "numpy_version",
+    "keras_pin",
+    "attempt",
+)
 # Axes that follow from the TensorFlow release and Keras pin: grouping by one of them matches
 # cells across releases.
 _DERIVED = ("keras_version", "python_version", "numpy_version")
@@ -150,28 +156,34 @@ def group_summary(cells: Sequence[Cell], by: str = "tf_version") -> list[dict[st
             with_m = [c for c in ok if m in (c.get("metrics") or {})]
             values = metric_values(with_m, m)
             metrics[m] = {
-                "mean": stats.mean(values), "std": stats.std(values), "n": len(values),
-                "values": values, "seeds": [c.get("seed") for c in with_m],
+                "mean": stats.mean(values),
+                "std": stats.std(values),
+                "n": len(values),
+                "values": values,
+                "seeds": [c.get("seed") for c in with_m],
             }
         hashes = [c.get("final_weights_sha256") for c in ok]
         mean, std = loss_band([loss_array(c) for c in ok])
-        out.append({
-            "axis": by,
-            "label": lab,
-            "n_ok": len(ok),
-            "n_failed": len(members) - len(ok),
-            "statuses": dict(Counter(c.get("status") for c in members)),
-            "seeds": sorted({int(c["seed"]) for c in ok if c.get("seed") is not None}),
-            "tf_versions": _distinct(members, "tf_version"),
-            "keras_versions": _distinct(members, "keras_version"),
-            "python_versions": _distinct(members, "python_version"),
-            "metrics": metrics,
-            "distinct_final_hashes": len({h for h in hashes if h}),
-            "final_hashes": [{"seed": c.get("seed"), "sha256": c.get("final_weights_sha256")}
-                             for c in ok],
-            "loss_mean": mean,
-            "loss_std": std,
-        })
+        out.append(
+            {
+                "axis": by,
+                "label": lab,
+                "n_ok": len(ok),
+                "n_failed": len(members) - len(ok),
+                "statuses": dict(Counter(c.get("status") for c in members)),
+                "seeds": sorted({int(c["seed"]) for c in ok if c.get("seed") is not None}),
+                "tf_versions": _distinct(members, "tf_version"),
+                "keras_versions": _distinct(members, "keras_version"),
+                "python_versions": _distinct(members, "python_version"),
+                "metrics": metrics,
+                "distinct_final_hashes": len({h for h in hashes if h}),
+                "final_hashes": [
+                    {"seed": c.get("seed"), "sha256": c.get("final_weights_sha256")} for c in ok
+                ],
+                "loss_mean": mean,
+                "loss_std": std,
+            }
+        )
     return out
 
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from tfrepro.store import Store
 
 
-
 def _npz(path: str | Path) -> Any:
     try:
         return np.load(path, allow_pickle=False)

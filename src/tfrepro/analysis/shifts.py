@@ -29,7 +29,8 @@ def _stack(classes: Sequence[np.ndarray]) -> np.ndarray | None:
 
 
 def cross_churn(
-    a: Sequence[np.ndarray], b: Sequence[np.ndarray],
+    a: Sequence[np.ndarray],
+    b: Sequence[np.ndarray],
     matched: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> tuple[float | None, str | None]:
     """Share of test examples whose predicted class differs between the groups: averaged over
@@ -85,9 +86,15 @@ def per_class_shift(
     acc_b = np.mean([per_class_accuracy(c, y, n_classes) for c, y in b], axis=0)
     support = np.bincount(labels[0], minlength=n_classes)
     return [
-        {"class": k, "acc_a": float(acc_a[k]), "acc_b": float(acc_b[k]),
-         "shift": float(acc_b[k] - acc_a[k]), "support": int(support[k])}
-        for k in range(n_classes) if support[k] and np.isfinite(acc_b[k] - acc_a[k])
+        {
+            "class": k,
+            "acc_a": float(acc_a[k]),
+            "acc_b": float(acc_b[k]),
+            "shift": float(acc_b[k] - acc_a[k]),
+            "support": int(support[k]),
+        }
+        for k in range(n_classes)
+        if support[k] and np.isfinite(acc_b[k] - acc_a[k])
     ]
 
 
@@ -122,11 +129,13 @@ def trajectory(pairs: Sequence[tuple[Any, np.ndarray, np.ndarray]]) -> dict[str,
             gap = np.abs(x[:n] - y[:n])
         finite = gap[np.isfinite(gap)]
         gaps[i, :n] = np.where(np.isfinite(gap), gap, -np.inf)
-        per_seed.append({
-            "seed": seed,
-            "first_diff_step": first_diff_step(x, y),
-            "max_loss_gap": float(finite.max()) if finite.size else None,
-        })
+        per_seed.append(
+            {
+                "seed": seed,
+                "first_diff_step": first_diff_step(x, y),
+                "max_loss_gap": float(finite.max()) if finite.size else None,
+            }
+        )
     firsts = [s["first_diff_step"] for s in per_seed if s["first_diff_step"] is not None]
     peaks = [s["max_loss_gap"] for s in per_seed if s["max_loss_gap"] is not None]
     return {

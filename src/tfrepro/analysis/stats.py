@@ -106,8 +106,9 @@ def tost_p(a: Sequence[float], b: Sequence[float], margin: float | None) -> floa
     if margin is None or margin <= 0 or not _has_spread(a, b):
         return None
     res = _guard(
-        lambda: ttost_ind(np.asarray(b, float), np.asarray(a, float), -margin, margin,
-                          usevar="unequal")
+        lambda: ttost_ind(
+            np.asarray(b, float), np.asarray(a, float), -margin, margin, usevar="unequal"
+        )
     )
     return _finite(res[0]) if res is not None else None
 
@@ -154,8 +155,13 @@ def bootstrap_ci(
 
     res = _guard(
         lambda: sps.bootstrap(
-            (xa, xb), diff, method="percentile", confidence_level=confidence,
-            n_resamples=BOOTSTRAP_RESAMPLES, vectorized=True, rng=np.random.default_rng(seed),
+            (xa, xb),
+            diff,
+            method="percentile",
+            confidence_level=confidence,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            vectorized=True,
+            rng=np.random.default_rng(seed),
         )
     )
     if res is None:
@@ -199,8 +205,12 @@ def recommended_seeds(effect: float = 1.0, *, alpha: float = 0.05, power: float 
 
 
 def seeds_needed(
-    diff: float | None, noise_floor: float | None, margin: float | None, *,
-    alpha: float = 0.05, power: float = POWER,
+    diff: float | None,
+    noise_floor: float | None,
+    margin: float | None,
+    *,
+    alpha: float = 0.05,
+    power: float = POWER,
 ) -> int | None:
     """Seeds per group that would likely resolve an undecided comparison, by power analysis.
 

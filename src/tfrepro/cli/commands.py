@@ -27,9 +27,15 @@ def _options(args: argparse.Namespace, command: str) -> Any:
     from tfrepro.tasks.planning import Options
 
     return Options(
-        store=args.store, jobs=args.jobs, dry_run=getattr(args, "dry_run", False),
-        rerun=getattr(args, "rerun", False), retry_failed=getattr(args, "retry_failed", False),
-        timeout=args.timeout, python=args.python, cache=args.cache, command=command,
+        store=args.store,
+        jobs=args.jobs,
+        dry_run=getattr(args, "dry_run", False),
+        rerun=getattr(args, "rerun", False),
+        retry_failed=getattr(args, "retry_failed", False),
+        timeout=args.timeout,
+        python=args.python,
+        cache=args.cache,
+        command=command,
     )
 
 
@@ -40,15 +46,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["matrix.tf"] = [t for t in args.tf.split(",") if t.strip()]
     if getattr(args, "seeds", None) is not None:
         out["matrix.seeds"] = args.seeds
-    for flag, key in (("model", "model.source"), ("data", "data.name"), ("epochs", "train.epochs"),
-                      ("resolution", "matrix.resolution")):
+    for flag, key in (
+        ("model", "model.source"),
+        ("data", "data.name"),
+        ("epochs", "train.epochs"),
+        ("resolution", "matrix.resolution"),
+    ):
         if getattr(args, flag, None) is not None:
             out[key] = getattr(args, flag)
     return out
 
 
-def _run_spec(spec_path: Path | None, args: argparse.Namespace, console: Console,
-              command: str) -> int:
+def _run_spec(
+    spec_path: Path | None, args: argparse.Namespace, console: Console, command: str
+) -> int:
     from tfrepro.report import views
     from tfrepro.report.progress import RichReporter
     from tfrepro.report.terminal import run_summary
@@ -120,8 +131,9 @@ def cmd_envs(args: argparse.Namespace, console: Console) -> int:
         removed, root = envs.prune(args.cache, older_than=args.older_than, everything=args.all)
         views.pruned(console, removed, root)
     else:
-        for req in envs.requests(args.tf, python=args.python, resolution=args.resolution,
-                                 legacy_keras=args.legacy_keras):
+        for req in envs.requests(
+            args.tf, python=args.python, resolution=args.resolution, legacy_keras=args.legacy_keras
+        ):
             with console.status(f"building TF {req.tf_version} on Python {req.python_version}"):
                 env, seconds = envs.build(req, args.cache)
             views.env_built(console, env, seconds)
@@ -137,10 +149,17 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     base = run.load_spec(args.spec)
     err = Console(stderr=True)
     with err.status("explaining") as status:
-        result = explain.explain(base, args.a, args.b, seed=args.seed, steps=args.steps,
-                                 opts=_options(args, "tfrepro explain"),
-                                 ablate=not args.no_ablation, knobs=knobs,
-                                 progress=status.update)
+        result = explain.explain(
+            base,
+            args.a,
+            args.b,
+            seed=args.seed,
+            steps=args.steps,
+            opts=_options(args, "tfrepro explain"),
+            ablate=not args.no_ablation,
+            knobs=knobs,
+            progress=status.update,
+        )
     results.keep_explanation(args.store, result)
     if args.json:
         _json(result)
@@ -154,15 +173,24 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
     from tfrepro.tasks import results
 
-    found = results.compare_store(args.store, by=args.by, metrics=results.metric_list(args.metric),
-                                  margin=args.margin, baseline=args.baseline, alpha=args.alpha)
+    found = results.compare_store(
+        args.store,
+        by=args.by,
+        metrics=results.metric_list(args.metric),
+        margin=args.margin,
+        baseline=args.baseline,
+        alpha=args.alpha,
+    )
     rows = found.rows
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
     if not rows:
-        console.print(f"nothing to compare: the ok cells have fewer than two values of "
-                      f"{args.by} (group by another axis with --by)", highlight=False)
+        console.print(
+            f"nothing to compare: the ok cells have fewer than two values of "
+            f"{args.by} (group by another axis with --by)",
+            highlight=False,
+        )
         return 0
     compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")
     pair_notes(console, rows)
@@ -177,9 +205,12 @@ def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("baseline needs an action: save FILE (see `tfrepro baseline --help`)")
     data = results.save_baseline(args.store, args.file, by=args.by)
     n = sum(g["n_ok"] for g in data["groups"])
-    console.print(f"baseline: {n} ok cell(s) in {len(data['groups'])} group(s) by {args.by} "
-                  f"written to {args.file}; check later with `tfrepro check --baseline "
-                  f"{args.file}`", highlight=False)
+    console.print(
+        f"baseline: {n} ok cell(s) in {len(data['groups'])} group(s) by {args.by} "
+        f"written to {args.file}; check later with `tfrepro check --baseline "
+        f"{args.file}`",
+        highlight=False,
+    )
     return 0
 
 
@@ -187,11 +218,17 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report.compare_view import check_report
     from tfrepro.tasks import results
 
-    result = results.check(args.baseline, args.store, margin=args.margin, group=args.group,
-                           alpha=args.alpha)
+    result = results.check(
+        args.baseline, args.store, margin=args.margin, group=args.group, alpha=args.alpha
+    )
     if args.json:
-        sys.stdout.write(json.dumps({"outcome": result.outcome, "rows": result.rows,
-                                     "failures": result.failures}, indent=1) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"outcome": result.outcome, "rows": result.rows, "failures": result.failures},
+                indent=1,
+            )
+            + "\n"
+        )
     else:
         check_report(console, result, str(args.baseline))
     return {"pass": 0, "different": 1}.get(result.outcome, 3)
@@ -201,9 +238,16 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report import summary
     from tfrepro.tasks import results
 
-    done = results.report(args.store, out=args.out, markdown=args.markdown, by=args.by,
-                          baseline=args.baseline, margin=args.margin,
-                          metrics=results.metric_list(args.metric), alpha=args.alpha)
+    done = results.report(
+        args.store,
+        out=args.out,
+        markdown=args.markdown,
+        by=args.by,
+        baseline=args.baseline,
+        margin=args.margin,
+        metrics=results.metric_list(args.metric),
+        alpha=args.alpha,
+    )
     summary.print_summary(console, done.data, html_path=str(done.html))
     return 0
 
@@ -217,9 +261,16 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     base = bisect.probe_spec(run.load_spec(args.spec), args.criterion, args.seeds, args.max_seeds)
     out = console if not args.json else Console(stderr=True)
     with RichReporter(out) as reporter:
-        result = bisect.bisect(base, versions, criterion=args.criterion, metric=args.metric,
-                               margin=args.margin, opts=_options(args, "tfrepro bisect"),
-                               reporter=reporter, max_seeds=args.max_seeds)
+        result = bisect.bisect(
+            base,
+            versions,
+            criterion=args.criterion,
+            metric=args.metric,
+            margin=args.margin,
+            opts=_options(args, "tfrepro bisect"),
+            reporter=reporter,
+            max_seeds=args.max_seeds,
+        )
     if args.json:
         _json(result)
     else:

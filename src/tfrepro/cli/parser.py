@@ -75,28 +75,32 @@ def _probability(text: str) -> float:
 def build() -> _Parser:
     p = _Parser(
         prog="tfrepro",
-        description="Does your training change across TensorFlow releases? Measure it."
+        description="Does your training change across TensorFlow releases? Measure it.",
     )
     p.add_argument("--version", action="version", version=f"tfrepro {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def store_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
-            "--store", type=Path, default=DEFAULT_STORE,
-            help="result store folder (default .tfrepro)"
+            "--store",
+            type=Path,
+            default=DEFAULT_STORE,
+            help="result store folder (default .tfrepro)",
         )
 
     def analysis_args(sp: argparse.ArgumentParser, by: bool = True) -> None:
         if by:
             sp.add_argument(
-                "--by", default="tf_version",
+                "--by",
+                default="tf_version",
                 help="axis: tf_version (default), keras_version, python_version, attempt, a knob "
-                     "(onednn, threads, …) or an environment variable of the matrix"
+                "(onednn, threads, …) or an environment variable of the matrix",
             )
         sp.add_argument(
-            "--margin", type=_positive_float,
+            "--margin",
+            type=_positive_float,
             help="equivalence margin in the metric's units (default: the spec's, else 1 noise "
-                 "floor)"
+            "floor)",
         )
         sp.add_argument(
             "--alpha", type=_probability, default=0.05, help="test level (default 0.05)"
@@ -109,8 +113,10 @@ def build() -> _Parser:
         )
         sp.add_argument("--seeds", type=seeds, help="seeds: 0,1,2 or 0..4")
         sp.add_argument(
-            "--jobs", type=_positive_int, default=jobs,
-            help=f"cells run in parallel (default {jobs})"
+            "--jobs",
+            type=_positive_int,
+            default=jobs,
+            help=f"cells run in parallel (default {jobs})",
         )
         sp.add_argument(
             "--dry-run", action="store_true", help="list the cells without running anything"
@@ -160,10 +166,14 @@ def build() -> _Parser:
     x.add_argument("--seed", type=int, default=0, help="seed of the cells compared (default 0)")
     x.add_argument("--steps", type=_positive_int, default=20, help="lockstep steps (default 20)")
     x.add_argument("--no-ablation", action="store_true", help="skip the knob flips")
-    x.add_argument("--jobs", type=_positive_int, default=2,
-                   help="knob flips probed in parallel (default 2)")
-    x.add_argument("--knobs", help="flip only these knobs, comma-separated (default: every one "
-                   "that applies: onednn, legacy_keras, optimizer_impl, xla, threads)")
+    x.add_argument(
+        "--jobs", type=_positive_int, default=2, help="knob flips probed in parallel (default 2)"
+    )
+    x.add_argument(
+        "--knobs",
+        help="flip only these knobs, comma-separated (default: every one "
+        "that applies: onednn, legacy_keras, optimizer_impl, xla, threads)",
+    )
     x.add_argument("--json", action="store_true")
     store_arg(x)
     x.add_argument("--cache", type=Path)
@@ -219,9 +229,13 @@ def build() -> _Parser:
     bi.add_argument("--metric", help="metric for --criterion metric (default: every final metric)")
     bi.add_argument("--margin", type=_positive_float, help="equivalence margin (metric units)")
     bi.add_argument("--seeds", type=seeds, help="seeds per probe (default 0; 0..4 for metric)")
-    bi.add_argument("--max-seeds", type=_positive_int, default=20,
-                    help="--criterion metric: add seeds up to this many when a probe is "
-                    "inconclusive (default 20)")
+    bi.add_argument(
+        "--max-seeds",
+        type=_positive_int,
+        default=20,
+        help="--criterion metric: add seeds up to this many when a probe is "
+        "inconclusive (default 20)",
+    )
     bi.add_argument("--json", action="store_true")
     bi.add_argument("--jobs", type=_positive_int, default=1)
     store_arg(bi)
@@ -253,5 +267,3 @@ def build() -> _Parser:
     )
     ep.add_argument("--all", action="store_true", help="remove every cached environment")
     return p
-
-

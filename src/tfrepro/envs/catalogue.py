@@ -219,9 +219,13 @@ def build_from_index(fetch=_fetch_index) -> dict:  # type: ignore[no-untyped-def
     for version in sorted(set(cpu) | set(full), key=version_key):
         if version_key(version) < (1, 15):
             continue  # TF 1.14 and older lack the eager Keras API the runner relies on
-        package, wheels = ("tensorflow-cpu", cpu[version]) if version in cpu else (
-            "tensorflow",
-            full[version],
+        package, wheels = (
+            ("tensorflow-cpu", cpu[version])
+            if version in cpu
+            else (
+                "tensorflow",
+                full[version],
+            )
         )
         pythons = sorted({p for p, _ in wheels}, key=version_key)
         releases.append(

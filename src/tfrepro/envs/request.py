@@ -39,8 +39,15 @@ class EnvRequest:
     @property
     def key(self) -> str:
         return digest(
-            [self.package, self.tf_version, self.python_version, self.resolution,
-             self.exclude_newer, list(self.requirements), list(self.no_deps)]
+            [
+                self.package,
+                self.tf_version,
+                self.python_version,
+                self.resolution,
+                self.exclude_newer,
+                list(self.requirements),
+                list(self.no_deps),
+            ]
         )
 
     @property
@@ -107,5 +114,3 @@ def env_request(
         requirements=tuple(reqs),
         no_deps=tuple(no_deps),
     )
-
-

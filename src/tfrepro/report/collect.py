@@ -54,8 +54,13 @@ def _title(runs: list[dict[str, Any]]) -> str:
 
 
 def collect(
-    store: Store, *, by: str = "tf_version", baseline: str | None = None,
-    margin: float | None = None, metrics: list[str] | None = None, alpha: float = 0.05,
+    store: Store,
+    *,
+    by: str = "tf_version",
+    baseline: str | None = None,
+    margin: float | None = None,
+    metrics: list[str] | None = None,
+    alpha: float = 0.05,
 ) -> ReportData:
     """Cells of the store, grouped along `by`, with the analysis' summaries and verdicts
     (margin: --margin, else the spec's, else the analysis' default)."""
@@ -69,25 +74,35 @@ def collect(
     groups.check_axis(cells, by)
     members = groups.group_cells(cells, by)
     summaries = {s["label"]: s for s in groups.group_summary(cells, by)}
-    grouped = [Group(label, i, members[label], summaries[label])
-               for i, label in enumerate(members)]
+    grouped = [Group(label, i, members[label], summaries[label]) for i, label in enumerate(members)]
     ok_labels = [g.label for g in grouped if g.summary["n_ok"]]
     if baseline is not None:
         baseline = compare.resolve_group(ok_labels, baseline, "--baseline")
     rows: list[dict[str, Any]] = []
     if len(ok_labels) >= 2:
         rows = compare.compare_cells(
-            cells, by=by, metrics=metrics, baseline=baseline, alpha=alpha,
+            cells,
+            by=by,
+            metrics=metrics,
+            baseline=baseline,
+            alpha=alpha,
             margin=margin if margin is not None else load.spec_margin(store, cells),
-            predictions=load.predictions(cells), labels=load.labels(cells),
+            predictions=load.predictions(cells),
+            labels=load.labels(cells),
         )
     names = list(metrics or groups.metric_names(c for c in cells if c.get("status") == Status.OK))
     used = {c.get("run_id") for c in cells}
     runs = [r for r in store.runs() if r["id"] in used]
     return ReportData(
-        title=_title(runs), store=str(store.root), by=by, runs=runs,
+        title=_title(runs),
+        store=str(store.root),
+        by=by,
+        runs=runs,
         explanations=store.explanations(),
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        cells=cells, groups=grouped, comparisons=rows, metrics=names,
+        cells=cells,
+        groups=grouped,
+        comparisons=rows,
+        metrics=names,
         reference=baseline or (ok_labels[0] if ok_labels else None),
     )

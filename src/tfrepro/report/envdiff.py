@@ -107,21 +107,30 @@ def _item(get: Callable[[Cell], dict[str, Any]], key: str) -> Callable[[Cell], A
     return lambda c: get(c).get(key)
 
 
-def _row(kind: str, name: str, groups: Sequence[Sequence[Cell]],
-         get: Callable[[Cell], Any]) -> DiffRow | None:
+def _row(
+    kind: str, name: str, groups: Sequence[Sequence[Cell]], get: Callable[[Cell], Any]
+) -> DiffRow | None:
     per_group = [sorted({_text(get(c)) for c in cells} - {MISSING}) for cells in groups]
     if len({tuple(v) for v in per_group}) <= 1:
         return None  # the same in every group (e.g. PYTHONHASHSEED following the seed)
     values = tuple(" | ".join(v) if v else MISSING for v in per_group)
-    return DiffRow(kind, name, values, tuple(len(v) > 1 for v in per_group),
-                   tuple(v != values[0] for v in values))
+    return DiffRow(
+        kind,
+        name,
+        values,
+        tuple(len(v) > 1 for v in per_group),
+        tuple(v != values[0] for v in values),
+    )
 
 
 def env_diff(groups: Sequence[Sequence[Cell]]) -> EnvDiff:
     """Settings and packages that differ between (or inside) the given groups of cells."""
     everything = [c for cells in groups for c in cells]
-    settings = [r for kind, name, get in _getters(everything)
-                if (r := _row(kind, name, groups, get)) is not None]
+    settings = [
+        r
+        for kind, name, get in _getters(everything)
+        if (r := _row(kind, name, groups, get)) is not None
+    ]
     locks = [[_packages(c) for c in cells] for cells in groups]
     names = sorted({n for group in locks for lock in group for n in lock})
     packages: list[DiffRow] = []

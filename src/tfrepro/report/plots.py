@@ -23,8 +23,18 @@ from matplotlib.ticker import FuncFormatter
 
 # Colour-blind-friendly (Okabe-Ito, then Tableau) so groups read the same in every figure.
 PALETTE = (
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-    "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+    "#8c564b",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
 # Line styles cycle too, so that groups with identical curves stay visible on top of each other.
@@ -105,8 +115,14 @@ def loss_curves(groups: Sequence[dict[str, Any]]) -> str | None:
             mean = np.asarray(g["mean"], dtype=float)
             k = _stride(len(mean))
             steps = np.arange(len(mean))[::k]
-            ax.plot(steps, mean[::k], color=color(i), lw=1.5, ls=DASHES[i % len(DASHES)],
-                    label=_short(g["label"]))
+            ax.plot(
+                steps,
+                mean[::k],
+                color=color(i),
+                lw=1.5,
+                ls=DASHES[i % len(DASHES)],
+                label=_short(g["label"]),
+            )
             std = np.asarray(g.get("std") or [], dtype=float)
             if len(std) == len(mean):
                 lo, hi = (mean - std)[::k], (mean + std)[::k]
@@ -140,8 +156,14 @@ def loss_gaps(reference: str, series: Sequence[dict[str, Any]]) -> str | None:
                 ax.plot([], [], color=color(s["index"]), label=f"{label}: identical")
                 continue
             k = _stride(int(keep.sum()))
-            ax.plot(curve[keep, 0][::k], curve[keep, 1][::k], color=color(s["index"]), lw=1.5,
-                    ls=DASHES[s["index"] % len(DASHES)], label=label)
+            ax.plot(
+                curve[keep, 0][::k],
+                curve[keep, 1][::k],
+                color=color(s["index"]),
+                lw=1.5,
+                ls=DASHES[s["index"] % len(DASHES)],
+                label=label,
+            )
             drawn += 1
         if drawn:
             ax.set_yscale("log")
@@ -150,8 +172,15 @@ def loss_gaps(reference: str, series: Sequence[dict[str, Any]]) -> str | None:
             ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         else:
             ax.set_yticks([])
-            ax.text(0.5, 0.5, "losses identical at every step", transform=ax.transAxes,
-                    ha="center", va="center", color=MUTED)
+            ax.text(
+                0.5,
+                0.5,
+                "losses identical at every step",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color=MUTED,
+            )
         ax.set_xlim(0, max(last, 1.0))
         ax.set_xlabel("training step")
         ax.set_ylabel("|loss difference|")
@@ -180,21 +209,29 @@ def metric_distributions(
             values = metrics[name]
             positions = [i for i, v in enumerate(values) if len(v)]
             ax.boxplot(
-                [values[i] for i in positions], positions=positions, widths=0.5,
-                showfliers=False, patch_artist=True,
+                [values[i] for i in positions],
+                positions=positions,
+                widths=0.5,
+                showfliers=False,
+                patch_artist=True,
                 boxprops={"facecolor": "#f5f7fa", "edgecolor": "#9aa5b1"},
-                medianprops={"color": INK}, whiskerprops={"color": "#9aa5b1"},
+                medianprops={"color": INK},
+                whiskerprops={"color": "#9aa5b1"},
                 capprops={"color": "#9aa5b1"},
             )
             for i in positions:
                 v = np.asarray(values[i], dtype=float)
                 # fixed, evenly spread offsets (not random) so the figure is reproducible
                 offsets = np.linspace(-0.14, 0.14, len(v)) if len(v) > 1 else np.zeros(1)
-                ax.scatter(i + offsets, v, s=22, color=color(i), edgecolor="white",
-                           linewidth=0.6, zorder=3)
-            ax.set_xticks(range(len(labels)), [_short(x, 18) for x in labels],
-                          rotation=30 if len(labels) > 4 else 0,
-                          ha="right" if len(labels) > 4 else "center")
+                ax.scatter(
+                    i + offsets, v, s=22, color=color(i), edgecolor="white", linewidth=0.6, zorder=3
+                )
+            ax.set_xticks(
+                range(len(labels)),
+                [_short(x, 18) for x in labels],
+                rotation=30 if len(labels) > 4 else 0,
+                ha="right" if len(labels) > 4 else "center",
+            )
             ax.set_xlim(-0.6, len(labels) - 0.4)
             ax.grid(axis="x", visible=False)
             ax.set_title(f"final {name}")
@@ -202,8 +239,7 @@ def metric_distributions(
 
 
 def _heatmap_text(ax: Any, x: int, y: int, text: str, dark: bool) -> None:
-    ax.text(x, y, text, ha="center", va="center", fontsize=8,
-            color="white" if dark else INK)
+    ax.text(x, y, text, ha="center", va="center", fontsize=8, color="white" if dark else INK)
 
 
 def churn_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float | None]]) -> str | None:
@@ -225,8 +261,9 @@ def churn_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float | None]]
                 if np.isfinite(m[y, x]):
                     _heatmap_text(ax, x, y, f"{100 * m[y, x]:.1f}%", m[y, x] > 0.6 * top)
         ticks = [_short(x, 16) for x in labels]
-        ax.set_xticks(range(n), ticks, rotation=30 if n > 3 else 0,
-                      ha="right" if n > 3 else "center")
+        ax.set_xticks(
+            range(n), ticks, rotation=30 if n > 3 else 0, ha="right" if n > 3 else "center"
+        )
         ax.set_yticks(range(n), ticks)
         ax.grid(False)
         ax.set_title("Prediction churn (diagonal: between seeds of one group)")
@@ -236,7 +273,9 @@ def churn_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float | None]]
 
 
 def per_class_shifts(
-    pairs: Sequence[str], classes: Sequence[str], shifts: Sequence[Sequence[float | None]],
+    pairs: Sequence[str],
+    classes: Sequence[str],
+    shifts: Sequence[Sequence[float | None]],
     metric: str,
 ) -> str | None:
     """Per-class metric change (b - a) for every compared pair, on a diverging scale."""
@@ -247,15 +286,18 @@ def per_class_shifts(
     with _style():
         fig = _figure(min(FULL, 3.2 + 0.5 * len(classes)), 1.1 + 0.3 * len(pairs))
         ax = fig.add_subplot()
-        im = ax.imshow(np.ma.masked_invalid(m), cmap="RdBu", aspect="auto",
-                       norm=TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound))
+        im = ax.imshow(
+            np.ma.masked_invalid(m),
+            cmap="RdBu",
+            aspect="auto",
+            norm=TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound),
+        )
         if len(classes) <= 16 and len(pairs) <= 20:
             for y in range(len(pairs)):
                 for x in range(len(classes)):
                     if np.isfinite(m[y, x]):
                         text = f"{m[y, x]:+.2f}" if m[y, x] else "0"
-                        _heatmap_text(ax, x, y, text,
-                                      abs(m[y, x]) > 0.65 * bound)
+                        _heatmap_text(ax, x, y, text, abs(m[y, x]) > 0.65 * bound)
         ax.set_xticks(range(len(classes)), [_short(c, 10) for c in classes])
         ax.set_yticks(range(len(pairs)), [_short(p, 36) for p in pairs])
         ax.set_xlabel("class")

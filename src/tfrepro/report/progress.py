@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from tfrepro.plan import Cell
 
 _STYLE: dict[str, str] = {
-    Status.OK: "green", Status.FAILED: "red", Status.TIMEOUT: "red", Status.DIVERGED: "yellow"
+    Status.OK: "green",
+    Status.FAILED: "red",
+    Status.TIMEOUT: "red",
+    Status.DIVERGED: "yellow",
 }
 
 

@@ -37,7 +37,11 @@ def dry_run(console: Console, cells: Sequence[Cell]) -> None:
 
 
 def run_footer(
-    console: Console, result: RunResult, store: Path, *, spec_path: Path | None,
+    console: Console,
+    result: RunResult,
+    store: Path,
+    *,
+    spec_path: Path | None,
     explainable: bool,
 ) -> None:
     """Where the results are, and the next commands worth running on them. `explainable`: the
@@ -58,15 +62,20 @@ def envs_table(console: Console, rows: Sequence[dict[str, Any]], root: Path) -> 
     for r in rows:
         v = r["versions"]
         keras = v.get("keras") or v.get("tf_keras") or "tf.keras"
-        console.print(f"{r['name']:<45} TF {v.get('tensorflow')} Keras {keras} "
-                      f"numpy {v.get('numpy')} {r['size_mb']} MB, last used {r['last_used']}",
-                      highlight=False)
+        console.print(
+            f"{r['name']:<45} TF {v.get('tensorflow')} Keras {keras} "
+            f"numpy {v.get('numpy')} {r['size_mb']} MB, last used {r['last_used']}",
+            highlight=False,
+        )
     console.print(f"{len(rows)} environment(s) in {root}")
 
 
 def env_built(console: Console, env: BuiltEnv, seconds: float) -> None:
-    console.print(f"{env.name}: TF {env.versions.get('tensorflow')}, "
-                  f"numpy {env.versions.get('numpy')} ({seconds:.1f} s)", highlight=False)
+    console.print(
+        f"{env.name}: TF {env.versions.get('tensorflow')}, "
+        f"numpy {env.versions.get('numpy')} ({seconds:.1f} s)",
+        highlight=False,
+    )
 
 
 def pruned(console: Console, removed: Sequence[str], root: Path) -> None:
@@ -76,21 +85,30 @@ def pruned(console: Console, removed: Sequence[str], root: Path) -> None:
 
 
 def explanation_kept(console: Console, store: Path) -> None:
-    _plain(console, f"saved in {store}: `tfrepro report{store_flag(store)}` shows it under "
-                    f"\"Where and why\"")
+    _plain(
+        console,
+        f'saved in {store}: `tfrepro report{store_flag(store)}` shows it under "Where and why"',
+    )
 
 
 def bisect_result(console: Console, result: dict[str, Any]) -> None:
     for p in result["probes"]:
         _plain(console, f"probe {p['release']:<8} {p['verdict']:<12} {probe_detail(p)}")
     if result["status"] == "found":
-        console.print(f"\n[bold]first release that changes: {result['first_bad']}[/] "
-                      f"(last like {result['good']}: {result['last_good']}); "
-                      f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
-                      f"(bound {result['max_probes']})")
+        console.print(
+            f"\n[bold]first release that changes: {result['first_bad']}[/] "
+            f"(last like {result['good']}: {result['last_good']}); "
+            f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
+            f"(bound {result['max_probes']})"
+        )
         for n in result.get("release_notes", []):
-            console.print(f"  release note {n['release']} ({n['component']}): {n['text']}",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"  release note {n['release']} ({n['component']}): {n['text']}",
+                highlight=False,
+                soft_wrap=True,
+            )
     else:
-        console.print(f"\n[bold]{result['status']}[/]: still open between "
-                      f"{result['open_interval']}", highlight=False)
+        console.print(
+            f"\n[bold]{result['status']}[/]: still open between {result['open_interval']}",
+            highlight=False,
+        )

@@ -33,21 +33,19 @@ def with_matrix(base: Spec, **matrix: Any) -> Spec:
     return spec_mod.from_dict(raw, origin="bisect", base_dir=base.base_dir)
 
 
-def probe_spec(
-    base: Spec, criterion: str, seeds: Sequence[int] | None, max_seeds: int
-) -> Spec:
+def probe_spec(base: Spec, criterion: str, seeds: Sequence[int] | None, max_seeds: int) -> Spec:
     """The spec every probe runs: the given seeds, else seed 0 for `bitwise` and 0..4 for
     `metric` (whose verdicts need a noise floor)."""
     chosen = list(seeds) if seeds else ([0] if criterion == "bitwise" else list(range(5)))
     if max_seeds < len(chosen):
-        raise UsageError(f"--max-seeds {max_seeds} is fewer than the {len(chosen)} seeds "
-                         "given: raise --max-seeds or pass fewer --seeds")
+        raise UsageError(
+            f"--max-seeds {max_seeds} is fewer than the {len(chosen)} seeds "
+            "given: raise --max-seeds or pass fewer --seeds"
+        )
     return with_matrix(base, seeds=chosen)
 
 
-def _run_release(
-    base: Spec, version: str, opts: Options, reporter: Reporter
-) -> list[CellRecord]:
+def _run_release(base: Spec, version: str, opts: Options, reporter: Reporter) -> list[CellRecord]:
     planned = make_plan(with_matrix(base, tf=[version]), opts)
     return stored(opts.store, set(execute(planned, opts, reporter)))
 
@@ -73,11 +71,17 @@ def _metric_verdict(
 ) -> tuple[str, dict[str, Any]]:
     """good / bad / inconclusive from compare's verdicts of the good release against the probe:
     bad when any compared metric is `different`, good when all are equal or equivalent."""
-    rows = compare_cells(list(cells), by="tf_version", metrics=[metric] if metric else None,
-                         margin=margin)
+    rows = compare_cells(
+        list(cells), by="tf_version", metrics=[metric] if metric else None, margin=margin
+    )
     verdicts = [_probe_verdict(r["verdict"]) for r in rows]
-    verdict = ("bad" if "bad" in verdicts else
-               "good" if verdicts and all(v == "good" for v in verdicts) else "inconclusive")
+    verdict = (
+        "bad"
+        if "bad" in verdicts
+        else "good"
+        if verdicts and all(v == "good" for v in verdicts)
+        else "inconclusive"
+    )
     needed = [r["seeds_needed"] for r in rows if r["seeds_needed"]]
     return verdict, {
         "compare_verdicts": {r["metric"]: r["verdict"] for r in rows},

@@ -24,18 +24,29 @@ def versions(*, refresh: bool) -> tuple[list[dict[str, Any]], str]:
             found: str | None = f"{interp.version} ({interp.path})"
         except NoInterpreterError:
             found = None
-        rows.append({"version": r.version, "package": r.package, "uploaded": r.uploaded,
-                     "pythons": list(r.pythons), "interpreter": found})
+        rows.append(
+            {
+                "version": r.version,
+                "package": r.package,
+                "uploaded": r.uploaded,
+                "pythons": list(r.pythons),
+                "interpreter": found,
+            }
+        )
     return rows, f"{cat.source}, fetched {cat.fetched}"
 
 
 def list_envs(cache: Path | None) -> tuple[list[dict[str, Any]], Path]:
     root = provision.envs_root(cache)
     rows = [
-        {"name": env.name, "path": str(env.path), "versions": env.versions,
-         "size_mb": round(size / 2**20),
-         "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(used)),
-         "build_seconds": env.build_seconds}
+        {
+            "name": env.name,
+            "path": str(env.path),
+            "versions": env.versions,
+            "size_mb": round(size / 2**20),
+            "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(used)),
+            "build_seconds": env.build_seconds,
+        }
         for env, size, used in provision.list_envs(root)
     ]
     return rows, root
@@ -50,8 +61,16 @@ def requests(
     preferred = forced.minor if forced else host_minor()
     releases = {r.version: r for t in tf.split(",") if t.strip() for r in cat.resolve(t)}
     return [
-        env_request(cat, release, interpreters.choose(release, available, preferred), resolution,
-                    keras=None, legacy_keras=legacy_keras, device="cpu", requirements=())
+        env_request(
+            cat,
+            release,
+            interpreters.choose(release, available, preferred),
+            resolution,
+            keras=None,
+            legacy_keras=legacy_keras,
+            device="cpu",
+            requirements=(),
+        )
         for release in releases.values()
     ]
 

@@ -61,8 +61,10 @@ def parse_knobs(text: str | None) -> list[str] | None:
     knobs = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in knobs if k not in ABLATION_KNOBS]
     if unknown or not knobs:
-        raise UsageError(f"--knobs: {', '.join(unknown) or 'nothing'} is not a knob explain "
-                         f"can flip; choose from {', '.join(ABLATION_KNOBS)}")
+        raise UsageError(
+            f"--knobs: {', '.join(unknown) or 'nothing'} is not a knob explain "
+            f"can flip; choose from {', '.join(ABLATION_KNOBS)}"
+        )
     return knobs
 
 
@@ -240,8 +242,12 @@ def explain(
                 say(f"ablation: B with {knob}={value}")
                 flip = _Flip(knob, value, numeric, gap, tol)
                 row = _ablate(prober, base, seed, flip, gb, a)
-                if (row["status"] == "ok" and not row["closes"] and knob in flips_a
-                        and a.cell.knobs.get(knob) != value):
+                if (
+                    row["status"] == "ok"
+                    and not row["closes"]
+                    and knob in flips_a
+                    and a.cell.knobs.get(knob) != value
+                ):
                     # B alone did not close it: does the same setting on both sides?
                     say(f"ablation: A and B with {knob}={value}")
                     return [row, _ablate(prober, base, seed, flip, gb, a, ga)]
@@ -296,6 +302,5 @@ def _ablate(
         flipped = prober.run(f"B {flip.knob}={flip.value}{both}", planned, a)
     except ExplainError as exc:
         return {**row, "status": "failed", "reason": str(exc)}
-    stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays,
-                                       flip.tol)
+    stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays, flip.tol)
     return {**row, "status": "ok", **attribution.judge_flip(stages, flip.stage, flip.gap)}

@@ -37,16 +37,27 @@ class Comparison:
 
 
 def compare_store(
-    store_path: Path, *, by: str, metrics: list[str] | None, margin: float | None,
-    baseline: str | None, alpha: float,
+    store_path: Path,
+    *,
+    by: str,
+    metrics: list[str] | None,
+    margin: float | None,
+    baseline: str | None,
+    alpha: float,
 ) -> Comparison:
     with Store(store_path, create=False) as store:
         found = load.cells(store, by)
         if margin is None:
             margin = load.spec_margin(store, found)
     rows = compare.compare_cells(
-        found, by=by, metrics=metrics, margin=margin, baseline=baseline, alpha=alpha,
-        predictions=load.predictions(found), labels=load.labels(found),
+        found,
+        by=by,
+        metrics=metrics,
+        margin=margin,
+        baseline=baseline,
+        alpha=alpha,
+        predictions=load.predictions(found),
+        labels=load.labels(found),
     )
     return Comparison(list(found), rows)
 
@@ -62,7 +73,11 @@ def save_baseline(store_path: Path, path: Path, *, by: str) -> dict[str, Any]:
 
 
 def check(
-    baseline_path: Path, store_path: Path, *, margin: float | None, group: str | None,
+    baseline_path: Path,
+    store_path: Path,
+    *,
+    margin: float | None,
+    group: str | None,
     alpha: float,
 ) -> baseline.CheckResult:
     data = baseline.validate(load.read_baseline(baseline_path), str(baseline_path))
@@ -83,12 +98,20 @@ class Report:
 
 
 def report(
-    store_path: Path, *, out: Path, markdown: Path | None, by: str, baseline: str | None,
-    margin: float | None, metrics: list[str] | None, alpha: float,
+    store_path: Path,
+    *,
+    out: Path,
+    markdown: Path | None,
+    by: str,
+    baseline: str | None,
+    margin: float | None,
+    metrics: list[str] | None,
+    alpha: float,
 ) -> Report:
     with Store(store_path, create=False) as store:
-        data = collect.collect(store, by=by, baseline=baseline, margin=margin, metrics=metrics,
-                               alpha=alpha)
+        data = collect.collect(
+            store, by=by, baseline=baseline, margin=margin, metrics=metrics, alpha=alpha
+        )
     path = html.write(data, out)
     md = summary.write_markdown(data, markdown, html_name=path.name) if markdown else None
     return Report(data, path, md)
@@ -97,4 +120,3 @@ def report(
 def keep_explanation(store_path: Path, result: dict[str, Any]) -> None:
     with Store(store_path) as store:
         store.put_explanation(result)
-

@@ -50,11 +50,15 @@ class RunResult:
         """Every cell has the same knobs, environment variables and Keras pin (so that one
         explain of two releases, rebuilt from the spec alone, means the same cells)."""
         first = self.cells[0] if self.cells else None
-        return all(
-            (c["knobs"], c["env_vars"], c["keras_pin"])
-            == (first["knobs"], first["env_vars"], first["keras_pin"])
-            for c in self.cells
-        ) if first else True
+        return (
+            all(
+                (c["knobs"], c["env_vars"], c["keras_pin"])
+                == (first["knobs"], first["env_vars"], first["keras_pin"])
+                for c in self.cells
+            )
+            if first
+            else True
+        )
 
 
 def load_spec(path: Path | None, overrides: dict[str, object] | None = None) -> Spec:
