@@ -16,9 +16,3 @@ def has(version: str | tuple[int, ...], capability: str) -> bool:
     if capability not in _table.FIRST_RELEASE:
         raise KeyError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
     return bool(_table.has(version, capability))
-
-
-def first_release(capability: str) -> str:
-    """The first release with `capability`, e.g. '2.16' for keras3."""
-    major, minor, patch = _table.FIRST_RELEASE[capability]
-    return f"{major}.{minor}" + (f".{patch}" if patch else "")
