@@ -38,6 +38,10 @@ class Cell:
 
 
 def experiment_hash(spec: Spec, data_sha256: str, model_sha256: str | None) -> str:
+    """What every cell of the experiment shares. For a script: its command and sources
+    (`model_sha256` is then scripts.project_sha256) and whose seed it uses."""
+    if spec.script is not None:
+        return digest({"script": model_sha256, "seeding": spec.script.seeding})
     return digest(
         {
             "model": spec.model.model_dump(),

@@ -57,6 +57,7 @@ class CellResult(TypedDict, total=False):
     arrays: str | None  # sha256 of the arrays artifact
     peak_memory_mb: float | None
     wall_seconds: float | None
+    script: dict[str, Any] | None  # script cells only: what the script did (README, script mode)
 
 
 RESULT_FIELDS: tuple[str, ...] = tuple(CellResult.__annotations__)
@@ -70,6 +71,7 @@ JSON_FIELDS = frozenset(
         "fingerprint",
         "knobs_applied",
         "logs",
+        "script",
     }
 )
 
@@ -105,6 +107,7 @@ class CellRecord(TypedDict):
     wall_seconds: float | None
     arrays: str | None  # path of the arrays file (.npz)
     fingerprint: dict[str, Any]  # with `packages` (the env's lock) and `environment` (its name)
+    script: dict[str, Any] | None  # None for model cells
     finished: str
     loss: NotRequired[list[float | None]]  # per step, NaN as None (Store.cells(with_loss=True))
 

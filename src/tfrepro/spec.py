@@ -76,6 +76,43 @@ class TrainSpec(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
+_PYTHON = re.compile(r"^python(3(\.\d+)?)?$")
+
+
+class ScriptSpec(_Strict):
+    """`[script]`: the user's own training script, run unchanged as every cell (scripts.py)."""
+
+    command: list[str]
+    cwd: str | None = None  # relative to the spec file; default: the spec's folder
+    seeding: Literal["cell", "script"] = "cell"  # whose seed wins when the script seeds itself
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError(
+                "is empty; give the command that trains, e.g. ['python', 'train.py', '--epochs', "
+                "'3']"
+            )
+        head = v[0]
+        if _PYTHON.match(Path(head).name):
+            if len(v) < 2:
+                raise ValueError("names python but no script; add the script, e.g. 'train.py'")
+            if v[1] == "-m" and len(v) < 3:
+                raise ValueError("has `python -m` without a module name")
+            if v[1].startswith("-") and v[1] != "-m":
+                raise ValueError(
+                    f"python option '{v[1]}' is not supported; give `python SCRIPT.py [ARGS]`, "
+                    f"`python -m MODULE [ARGS]` or `NOTEBOOK.ipynb`"
+                )
+        elif not head.endswith((".py", ".ipynb")):
+            raise ValueError(
+                f"'{head}' is not python, a .py script or a .ipynb notebook; tfrepro runs "
+                f"Python training scripts in each environment's own interpreter"
+            )
+        return v
+
+
 class Knobs(_Strict):
     """Each knob is an axis: a list of values, every combination becomes cells."""
 
@@ -156,6 +193,7 @@ class Spec(_Strict):
     data: DataSpec = DataSpec()
     train: TrainSpec = TrainSpec()
     params: dict[str, Any] = {}
+    script: ScriptSpec | None = None
     matrix: MatrixSpec = MatrixSpec()
     timeout: Annotated[float, Field(gt=0)] = 900.0
     margin: Annotated[float, Field(gt=0)] | None = None
@@ -173,6 +211,19 @@ class Spec(_Strict):
         if self.data.name in BUILTIN_DATASETS:
             return None
         return (self.base_dir / self.data.name).resolve()
+
+    def script_cwd(self) -> Path | None:
+        """The folder a script cell starts in (a private copy of it: scripts.mirror)."""
+        if self.script is None:
+            return None
+        return (self.base_dir / (self.script.cwd or ".")).resolve()
+
+
+def dump(spec: Spec) -> dict[str, Any]:
+    """The spec as TOML-like data that `from_dict` reads back to the same spec: a script spec
+    without the [model]/[data]/[train] sections it replaces."""
+    exclude = {"base_dir", *(_MODEL_SECTIONS if spec.script is not None else ("script",))}
+    return spec.model_dump(mode="json", exclude=exclude)
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -235,12 +286,27 @@ def from_dict(
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
+    if raw.get("script") is not None:
+        both = [k for k in _MODEL_SECTIONS if raw.get(k) is not None]
+        if both:
+            raise SpecError(
+                f"{origin}: [script] runs your own training script, so [{'], ['.join(both)}] "
+                f"cannot be used with it; remove one or the other"
+            )
     try:
         spec = Spec.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
         raise _explain(exc, origin) from None
     _check_files(spec, origin)
+    if spec.script is not None:
+        from tfrepro import scripts
+
+        scripts.check(spec, origin)
     return spec
+
+
+# What a script replaces: tfrepro's own model, data and training loop.
+_MODEL_SECTIONS = ("model", "data", "train", "params")
 
 
 def _check_files(spec: Spec, origin: str) -> None:

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS results (
     data_sha256 TEXT, init_weights_sha256 TEXT, final_weights_sha256 TEXT,
     metrics TEXT, epoch_metrics TEXT, timings TEXT, fingerprint TEXT, knobs_applied TEXT,
     optimizer_class TEXT, logs TEXT, arrays TEXT, peak_memory_mb REAL, wall_seconds REAL,
-    finished TEXT NOT NULL,
+    script TEXT, finished TEXT NOT NULL,
     UNIQUE (cell_id, attempt)
 );
 CREATE TABLE IF NOT EXISTS steps (
@@ -135,6 +135,20 @@ class Store:
                 f"store '{self.root}' has schema {row[0]}, this tfrepro reads {SCHEMA_VERSION}: "
                 f"use a new --store folder"
             )
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Columns added since schema 2 was written (nullable, so older rows read as None):
+        a store from an earlier tfrepro gains them on first open."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+        for name in ("script",):
+            if name not in have:
+                try:
+                    self.conn.execute(f"ALTER TABLE results ADD COLUMN {name} TEXT")
+                except sqlite3.Error as exc:
+                    raise StoreError(
+                        f"cannot upgrade the store at '{self.root}' ({exc}); use a new --store"
+                    ) from None
 
     def close(self) -> None:
         self.conn.close()

@@ -70,6 +70,12 @@ def labels(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
     wanted = {c["data_sha256"] for c in cells if c.get("data_sha256")}
     roots = {Path(str(c["arrays"])).parents[1] for c in cells if c.get("arrays")}
     out: dict[str, np.ndarray] = {}
+    for c in cells:  # a script cell keeps the labels of its evaluation data with its arrays
+        sha = c.get("data_sha256")
+        if c.get("script") and sha and sha not in out and c.get("arrays"):
+            z = _npz(str(c["arrays"]))
+            if z is not None and "labels" in z.files:
+                out[sha] = z["labels"]
     for root in roots:
         for path in sorted(root.glob("*/*.npz")):
             if wanted <= out.keys():

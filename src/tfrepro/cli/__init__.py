@@ -20,11 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     err = Console(stderr=True)
     try:
-        args = parser.build().parse_args(argv)
+        options, script = parser.split_script(argv)
+        args = parser.build().parse_args(options)
         if args.command is None:
             parser.build().print_help()
             return 2
+        parser.check_script(args.command, script)
         args.argv = argv
+        args.script = script
         return int(COMMANDS[args.command](args, console) or 0)
     except TfreproError as exc:
         err.print(f"tfrepro: error: {exc}", highlight=False, markup=False, soft_wrap=True)

@@ -26,22 +26,22 @@ def _json(value: Any) -> None:
 def _options(args: argparse.Namespace, command: str) -> Any:
     from tfrepro.tasks.planning import Options
 
-    return Options(
-        store=args.store,
-        jobs=args.jobs,
-        dry_run=getattr(args, "dry_run", False),
-        rerun=getattr(args, "rerun", False),
-        retry_failed=getattr(args, "retry_failed", False),
-        timeout=args.timeout,
-        python=args.python,
-        cache=args.cache,
-        command=command,
-    )
+    flags: dict[str, Any] = {
+        k: getattr(args, k, False) for k in ("dry_run", "rerun", "retry_failed")
+    }
+    where: dict[str, Any] = {"store": args.store, "cache": args.cache, "python": args.python}
+    return Options(jobs=args.jobs, timeout=args.timeout, command=command, **where, **flags)
+
+
+def _script(args: argparse.Namespace) -> dict[str, Any]:
+    """`-- python train.py ARGS`: the spec's [script], run from the current folder."""
+    script = getattr(args, "script", None)
+    return {} if script is None else {"script.command": script, "script.cwd": str(Path.cwd())}
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Command-line options that replace spec entries."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = _script(args)
     if getattr(args, "tf", None):
         out["matrix.tf"] = [t for t in args.tf.split(",") if t.strip()]
     if getattr(args, "seeds", None) is not None:
@@ -69,13 +69,15 @@ def _run_spec(
     spec = run.load_spec(spec_path, overrides)
     opts = _options(args, command)
     if opts.dry_run:
-        views.dry_run(console, planning.make_plan(spec, opts).cells)
+        planned = planning.make_plan(spec, opts)
+        views.dry_run(console, planned.cells, planned.warnings)
         return 0
     with RichReporter(console) as reporter:
         result = run.run(spec, opts, reporter)
+    views.script_notes(console, result)
     run_summary(console, result.cells)
     # explain rebuilds one cell per release from the spec alone: only hint where that works
-    explainable = set(overrides) <= {"matrix.tf", "matrix.seeds"}
+    explainable = set(overrides) <= {"matrix.tf", "matrix.seeds"} and spec.script is None
     views.run_footer(console, result, opts.store, spec_path=spec_path, explainable=explainable)
     return 0
 
@@ -146,7 +148,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.tasks import explain, results, run
 
     knobs = explain.parse_knobs(args.knobs)
-    base = run.load_spec(args.spec)
+    base = run.load_spec(args.spec, _script(args))
     err = Console(stderr=True)
     with err.status("explaining") as status:
         result = explain.explain(
@@ -258,7 +260,9 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.tasks import bisect, run
 
     versions = bisect.candidates(args.good, args.bad)  # fails before anything is shown
-    base = bisect.probe_spec(run.load_spec(args.spec), args.criterion, args.seeds, args.max_seeds)
+    base = bisect.probe_spec(
+        run.load_spec(args.spec, _script(args)), args.criterion, args.seeds, args.max_seeds
+    )
     out = console if not args.json else Console(stderr=True)
     with RichReporter(out) as reporter:
         result = bisect.bisect(

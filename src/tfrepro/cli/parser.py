@@ -72,6 +72,33 @@ def _probability(text: str) -> float:
     return value
 
 
+SCRIPT_COMMANDS = ("run", "explain", "bisect")
+
+
+def split_script(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """`tfrepro run [OPTIONS] -- python train.py ARGS`: the options, and the script's command
+    (None without `--`)."""
+    if "--" not in argv:
+        return argv, None
+    at = argv.index("--")
+    return argv[:at], argv[at + 1 :]
+
+
+def check_script(command: str, script: list[str] | None) -> None:
+    if script is None:
+        return
+    if command not in SCRIPT_COMMANDS:
+        raise UsageError(
+            f"`tfrepro {command}` takes no script after `--`; "
+            f"{', '.join(SCRIPT_COMMANDS)} do (e.g. tfrepro run --tf 2.15 -- python train.py)"
+        )
+    if not script:
+        raise UsageError(
+            "no script after `--`; give the command that trains, "
+            "e.g. `tfrepro run --tf 2.15 -- python train.py --epochs 3`"
+        )
+
+
 def build() -> _Parser:
     p = _Parser(
         prog="tfrepro",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfrepro import process
+from tfrepro import process, scripts
 from tfrepro.plan import Cell
 from tfrepro.record import Status
 
@@ -62,12 +62,15 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
     work.mkdir(parents=True)
     job = {**job, "out_dir": str(work)}
     (work / "job.json").write_text(json.dumps(job))
+    script = job.get("mode") == "script"
+    # a script runs in its own copy of its folder: cells side by side never share files
+    cwd = scripts.mirror(Path(job["script"]["cwd"]), work / "cwd") if script else work
     start = time.monotonic()
     try:
         done = process.run(
             [str(python), "-B", "-s", str(RUNNER_DIR), str(work / "job.json")],
             base_env=cell_environment(cell),
-            cwd=work,
+            cwd=cwd,
             timeout=timeout,
             stdout_path=work / "stdout.txt",
             stderr_path=work / "stderr.txt",
@@ -80,6 +83,19 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
         )
     wall = round(time.monotonic() - start, 3)
     onednn = "oneDNN custom operations are on" in done.stderr
+    outcome = _outcome(done, work, timeout, wall, onednn)
+    if script:
+        # the script's own output, as the user would have seen it (last lines)
+        info = outcome.result.setdefault("script", {})
+        info["stdout_tail"] = _tail(done.stdout, 20)
+        info["stderr_tail"] = _tail(done.stderr, 20)
+        info.setdefault("exit_code", done.returncode)  # the runner's, if the script never ended
+    return outcome
+
+
+def _outcome(
+    done: process.Completed, work: Path, timeout: float, wall: float, onednn: bool
+) -> Outcome:
     arrays = work / "arrays.npz"
     arrays_path = arrays if arrays.exists() else None
     result_file = work / "result.json"

@@ -30,7 +30,9 @@ def store_flag(store: Path) -> str:
     return "" if store == DEFAULT_STORE else f" --store {store}"
 
 
-def dry_run(console: Console, cells: Sequence[Cell]) -> None:
+def dry_run(console: Console, cells: Sequence[Cell], warnings: Sequence[str] = ()) -> None:
+    for warning in warnings:
+        _plain(console, f"warning: {warning}")
     for cell in cells:
         console.print(f"{cell.id}  {cell.describe()}  [dim]{cell.env.name}[/]", highlight=False)
     console.print(f"{len(cells)} cells (dry run: nothing was run)")
@@ -56,6 +58,39 @@ def run_footer(
         where = f" {spec_path}" if spec_path else ""
         hint += f", `tfrepro explain {releases[0]} {releases[-1]}{where}{flag}` (where, why)"
     _plain(console, hint)
+
+
+def script_notes(console: Console, result: RunResult) -> None:
+    """What a run of a script should tell its user: skipped notebook lines, a script that seeds
+    itself, and tfrepro's own hook failures (which never changed the training)."""
+    for warning in result.planned.warnings:
+        _plain(console, f"warning: {warning}")
+    seeded: dict[str, str] = {}
+    hooks: set[str] = set()
+    for c in result.cells:
+        info = c.get("script") or {}
+        for call in info.get("seed_calls") or []:
+            where = f" at {call['where']}" if call.get("where") else ""
+            seeded.setdefault(f"{call['call']}({call['value']}){where}", info.get("seeding", ""))
+        hooks.update(info.get("warnings") or [])
+    if seeded:
+        calls = ", ".join(seeded)
+        if "cell" in seeded.values():
+            _plain(
+                console,
+                f"note: the script seeds itself ({calls}); each cell used its own seed instead, "
+                f'so the seed axis keeps its meaning (seeding = "script" in [script] keeps '
+                f"the script's seeds)",
+            )
+        else:
+            _plain(
+                console,
+                f"note: the script seeds itself ({calls}) and keeps its seeds "
+                f'(seeding = "script"): tfrepro set no seed, so the seed axis changes only '
+                f"PYTHONHASHSEED",
+            )
+    for warning in sorted(hooks):
+        _plain(console, f"warning: tfrepro could not record everything: {warning}")
 
 
 def envs_table(console: Console, rows: Sequence[dict[str, Any]], root: Path) -> None:

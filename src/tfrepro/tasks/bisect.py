@@ -28,7 +28,7 @@ from tfrepro.tasks.run import Reporter, execute, stored
 
 def with_matrix(base: Spec, **matrix: Any) -> Spec:
     """The spec with some matrix entries replaced (tf=[...], seeds=[...])."""
-    raw = base.model_dump(mode="json", exclude={"base_dir"})
+    raw = spec_mod.dump(base)
     raw["matrix"].update(matrix)
     return spec_mod.from_dict(raw, origin="bisect", base_dir=base.base_dir)
 

@@ -84,7 +84,7 @@ def side_spec(base: Spec, group: dict[str, str], seed: int) -> Spec:
     """The one-cell spec of a group: the base spec's first value of every knob and environment
     variable, no Keras pin (a pin for one release may not install with the other) unless the
     group names one, the group's settings over that, one seed."""
-    raw = base.model_dump(mode="json", exclude={"base_dir"})
+    raw = spec_mod.dump(base)
     matrix = raw["matrix"]
     matrix["seeds"] = [seed]
     matrix["keras"] = []
@@ -160,7 +160,7 @@ class _Prober:
         cell = planned.cells[0]
         env = provision.ensure(cell.env, self.root)
         inputs = stage_inputs(self.store, planned, {cell.seed})
-        job = job_for(planned.spec, cell, planned.data, inputs)
+        job = job_for(planned, cell, inputs)
         job["mode"] = "probe"
         job["probe"] = {"steps": self.steps}
         if source is not None:
@@ -214,6 +214,12 @@ def explain(
     """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
     flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
+    if base.script is not None:
+        raise UsageError(
+            "explain does not run scripts yet (it needs the model and first batch of the "
+            "script's first fit); compare script cells with `tfrepro compare`, or explain a "
+            'build_model(ctx) version of the model (README, "Your own model")'
+        )
     if seed < 0:
         raise UsageError(f"--seed must be non-negative, got {seed}")
     start = time.monotonic()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfrepro import DEFAULT_STORE, datasets
+from tfrepro import DEFAULT_STORE, datasets, scripts
 from tfrepro.envs import catalogue, interpreters
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell, plan
@@ -40,8 +40,10 @@ class Options:
 class Planned:
     spec: Spec
     cells: list[Cell]
-    data: datasets.Prepared
+    data: datasets.Prepared | None  # None for a script: it loads its own data
     skipped: list[Cell] = field(default_factory=list)
+    script: scripts.Target | None = None
+    warnings: list[str] = field(default_factory=list)  # about the script, shown with the run
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Inputs:
     """The files a runner reads: the data arrays and, per seed, the batch order (None when
     TensorFlow shuffles)."""
 
-    data_path: Path
+    data_path: Path | None
     orders: dict[int, Path | None]
 
 
@@ -67,6 +69,20 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
     releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
     available, forced = interpreters.pool(opts.python)
     preferred = (forced.minor if forced else None) or spec.matrix.python or host_minor()
+    if spec.script is not None:
+        target = scripts.target(spec)
+        warnings = scripts.notebook_source(target.path)[1] if target.kind == "notebook" else []
+        cells = plan(
+            spec,
+            list(releases.values()),
+            cat,
+            available,
+            preferred,
+            data_sha256="",
+            model_sha256=scripts.project_sha256(target),
+            forced_python=forced,
+        )
+        return Planned(spec, cells, None, script=target, warnings=warnings)
     cache = opts.cache or catalogue.user_cache_dir()
     data = datasets.prepare(spec.data, spec.data_path(), cache=cache)
     model_path = spec.model_path()
@@ -85,6 +101,8 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
 
 def stage_inputs(store: Store, planned: Planned, seeds: set[int]) -> Inputs:
     spec = planned.spec
+    if planned.data is None:  # a script reads its own data
+        return Inputs(None, dict.fromkeys(seeds))
     orders: dict[int, Path | None] = {}
     for seed in sorted(seeds):
         if spec.data.shuffle == "framework":
@@ -97,8 +115,12 @@ def stage_inputs(store: Store, planned: Planned, seeds: set[int]) -> Inputs:
     return Inputs(store.put_arrays(planned.data.arrays), orders)
 
 
-def job_for(spec: Spec, cell: Cell, data: datasets.Prepared, inputs: Inputs) -> dict[str, Any]:
+def job_for(planned: Planned, cell: Cell, inputs: Inputs) -> dict[str, Any]:
     """The runner's job for one cell (JSON): everything it needs, nothing from the host."""
+    spec, data = planned.spec, planned.data
+    if planned.script is not None:
+        return script_job(planned.spec, planned.script, cell)
+    assert data is not None
     model_path = spec.model_path()
     if model_path is None:
         name = spec.model.source.removeprefix("builtin:")
@@ -119,4 +141,27 @@ def job_for(spec: Spec, cell: Cell, data: datasets.Prepared, inputs: Inputs) -> 
         "n_classes": data.n_classes,
         "train": spec.train.model_dump(),
         "params": spec.params,
+    }
+
+
+def script_job(spec: Spec, target: scripts.Target, cell: Cell) -> dict[str, Any]:
+    """A script cell's job: the runner copies nothing; the host runs it in a private copy of
+    the script's folder (`cwd`, see scripts.mirror)."""
+    assert spec.script is not None
+    script: dict[str, Any] = {
+        "kind": target.kind,
+        "name": target.name,
+        "argv": list(target.argv),
+        "cwd": str(target.cwd),
+        "seeding": spec.script.seeding,
+    }
+    if target.kind == "notebook":
+        script["source"] = scripts.notebook_source(target.path)[0]
+    return {
+        "cell_id": cell.id,
+        "seed": cell.seed,
+        "tf_version": cell.tf_version,
+        "knobs": cell.knobs,
+        "mode": "script",
+        "script": script,
     }

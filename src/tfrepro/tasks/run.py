@@ -126,12 +126,13 @@ def _result(
         arrays=arrays_sha,
         peak_memory_mb=res.get("peak_memory_mb"),
         wall_seconds=outcome.wall_seconds,
+        script=res.get("script"),
     )
 
 
 def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
     """Run every cell of the plan that the store does not have yet; returns all cell ids."""
-    spec, cells, data = planned.spec, planned.cells, planned.data
+    spec, cells = planned.spec, planned.cells
     store = Store(opts.store)
     try:
         if opts.rerun:
@@ -171,7 +172,7 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         def work(cell: Cell) -> cellrun.Outcome:
             return cellrun.run_cell(
                 cell,
-                job_for(spec, cell, data, inputs),
+                job_for(planned, cell, inputs),
                 built[cell.env.key].python,
                 work_root / f"{cell.id}-{os.getpid()}",
                 timeout,

@@ -45,8 +45,10 @@ def _weight_names(model):
     return names
 
 
-def setup(job, events, result, arrays):
-    """Knobs, import, seeds, data, model: everything before training. Returns a namespace."""
+def prepare(job, events, result, seed=True):
+    """Knobs, the TensorFlow import, threads, determinism, XLA, seeds, the fingerprint: what
+    every cell does before its model (or script) runs. Returns (np, compat, compile kwargs).
+    seed=False (a script with seeding = "script"): no seed is set, the script's own rule."""
     result["knobs_applied"] = compat_mod.pre_import(job["tf_version"], job["knobs"])
     t0 = time.time()
     import numpy as np
@@ -62,11 +64,24 @@ def setup(job, events, result, arrays):
     if knobs.get("determinism", True):
         compat.enable_determinism()
     compile_kwargs, applied["xla"] = compat.set_xla(knobs.get("xla", "default"))
-    applied["seeding"] = compat.seed_everything(int(job["seed"]))
+    if seed:
+        applied["seeding"] = compat.seed_everything(int(job["seed"]))
+    else:
+        applied["seeding"] = ["none: the script seeds itself (seeding = script)"]
     if knobs.get("device") == "gpu" and not any(d.startswith("GPU") for d in
                                                   _gpu_devices(tf)):
         raise RuntimeError("device=gpu but TensorFlow sees no GPU in this environment")
 
+    from . import fingerprint
+
+    result["fingerprint"] = fingerprint.collect(compat, np)
+    result["keras_version"] = compat.keras_version
+    return np, compat, compile_kwargs
+
+
+def setup(job, events, result, arrays):
+    """Knobs, import, seeds, data, model: everything before training. Returns a namespace."""
+    np, compat, compile_kwargs = prepare(job, events, result)
     with np.load(job["data_path"], allow_pickle=False) as npz:
         data = {k: np.asarray(npz[k]) for k in npz.files}
     order = None
@@ -76,10 +91,7 @@ def setup(job, events, result, arrays):
     result["data_sha256"] = data_sha256(data)
     ctx = Context(compat, job, data, order, events, compile_kwargs)
 
-    from . import fingerprint, models
-
-    result["fingerprint"] = fingerprint.collect(compat, np)
-    result["keras_version"] = compat.keras_version
+    from . import models
 
     t0 = time.time()
     spec = job["model"]
@@ -146,6 +158,12 @@ def train_cell(s, events, result, arrays):
 
 def run(job, events, result, arrays):
     t_start = time.time()
+    if job.get("mode") == "script":
+        from . import script
+
+        script.run(job, events, result, arrays, prepare)
+        result["timings"]["total"] = round(time.time() - t_start, 4)
+        return
     s = setup(job, events, result, arrays)
     if job.get("mode", "train") == "probe":
         from . import probe
