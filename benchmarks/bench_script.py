@@ -7,7 +7,7 @@ determinism = false, so the cell adds nothing that changes the training's speed)
 alternate bare / tfrepro; the ratio of medians (and of each pair) is the overhead of script mode:
 the runner, the hooks, the callback on every step, the copy of the folder, the store.
 
-    python benchmarks/bench_script.py [--tf 2.15] [--epochs 60] [--repeats 3]
+    python benchmarks/bench_script.py [--tf 2.15] [--epochs 30] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ print(model.evaluate(x[1400:], y[1400:], verbose=0))
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tf", default="2.15")
-    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/script-latest.json"))
     args = ap.parse_args()

@@ -69,34 +69,30 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
     releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
     available, forced = interpreters.pool(opts.python)
     preferred = (forced.minor if forced else None) or spec.matrix.python or host_minor()
-    if spec.script is not None:
-        target = scripts.target(spec)
-        warnings = scripts.notebook_source(target.path)[1] if target.kind == "notebook" else []
-        cells = plan(
-            spec,
-            list(releases.values()),
-            cat,
-            available,
-            preferred,
-            data_sha256="",
-            model_sha256=scripts.project_sha256(target),
-            forced_python=forced,
-        )
-        return Planned(spec, cells, None, script=target, warnings=warnings)
-    cache = opts.cache or catalogue.user_cache_dir()
-    data = datasets.prepare(spec.data, spec.data_path(), cache=cache)
-    model_path = spec.model_path()
+    data: datasets.Prepared | None = None
+    target = scripts.target(spec) if spec.script is not None else None
+    model_sha: str | None
+    if target is not None:  # a script brings its own data; its id is its sources
+        data_sha, model_sha = "", scripts.project_sha256(target)
+    else:
+        cache = opts.cache or catalogue.user_cache_dir()
+        data = datasets.prepare(spec.data, spec.data_path(), cache=cache)
+        model_path = spec.model_path()
+        data_sha = data.sha256
+        model_sha = hashlib.sha256(model_path.read_bytes()).hexdigest() if model_path else None
     cells = plan(
         spec,
         list(releases.values()),
         cat,
         available,
         preferred,
-        data_sha256=data.sha256,
-        model_sha256=hashlib.sha256(model_path.read_bytes()).hexdigest() if model_path else None,
+        data_sha256=data_sha,
+        model_sha256=model_sha,
         forced_python=forced,
     )
-    return Planned(spec, cells, data)
+    notebook = target is not None and target.kind == "notebook"
+    warnings = scripts.notebook_source(target.path)[1] if target and notebook else []
+    return Planned(spec, cells, data, script=target, warnings=warnings)
 
 
 def stage_inputs(store: Store, planned: Planned, seeds: set[int]) -> Inputs:
