@@ -137,3 +137,7 @@ def test_crash_self_seeding_notebook_and_custom_loop(tmp_path: Path, env_cache: 
     assert loop["script"]["custom_loop"] == {"steps_seen": 16, "in_tf_function": False}
     assert len(loop["loss"]) == 16 and loop["final_weights_sha256"] != loop["init_weights_sha256"]
     assert loop["script"]["data"][0]["what"] == "arrays given to tf.data sources"
+    # tf.summary scalars, read back from the event files the loop wrote
+    summary = loop["logs"]["summary:logs/train_loss"]
+    assert [s for s, _ in summary] == list(range(16))
+    assert np.allclose([v for _, v in summary], loop["loss"], rtol=1e-6)

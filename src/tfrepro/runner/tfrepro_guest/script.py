@@ -16,6 +16,7 @@ import os
 import random
 import runpy
 import sys
+import time
 import traceback
 import types
 
@@ -443,6 +444,7 @@ def run(job, events, result, arrays, prepare):
     own = job["script"].get("seeding", "cell") == "script"
     np, compat, compile_kwargs = prepare(job, events, result, seed=not own)
     rec = Recorder(np, compat, job, events)
+    rec.cwd, rec.started = os.getcwd(), time.time() - 1  # event files: mtime in whole seconds
     applied = result["knobs_applied"]
     if job["knobs"].get("optimizer_impl", "keras") != "keras":
         applied["optimizer_impl"] = "not applicable: the script builds its own optimizer"
@@ -491,13 +493,18 @@ def run(job, events, result, arrays, prepare):
 def _finish(rec, result, arrays, info):
     """What the script did, read after its last line: weights, metrics, predictions."""
     np = rec.np
+    summaries = rec.guard("tf.summary scalars", _summaries, rec) or {}
+    rec.logged.update(summaries)
+    own = summaries.get("summary:loss") or []
     if rec.fit_losses:
         result["loss"], info["loss_from"] = rec.fit_losses, "keras"
     elif rec.log_losses:
         result["loss"], info["loss_from"] = rec.log_losses, "log"
+    elif rec.tape_losses:
+        result["loss"], info["loss_from"] = rec.tape_losses, "gradient_tape"
     else:
-        result["loss"] = rec.tape_losses
-        info["loss_from"] = "gradient_tape" if rec.tape_losses else None
+        result["loss"] = [v for _, v in sorted(own, key=lambda sv: sv[0])]
+        info["loss_from"] = "tf.summary" if own else None
     models = []
     for m in rec.models:
         final = rec.guard("final weights", rec.weights, m) or []
@@ -559,6 +566,34 @@ def _finish(rec, result, arrays, info):
         opt = getattr(rec.models[0], "optimizer", None) if rec.models else None
         if opt is not None:
             result["optimizer_class"] = "%s.%s" % (type(opt).__module__, type(opt).__name__)
+
+
+def _summaries(rec):
+    """Scalars the script wrote with tf.summary (TensorBoard's callback included), read after
+    it ended from the event files it wrote in its folder during the cell: nothing is added to
+    the script's graph. {"summary:<folder>/<tag>": [[step, value], ...]}."""
+    tf = rec.tf
+    out = {}
+    for root, _, names in os.walk(rec.cwd):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            if "tfevents" not in name or os.path.getmtime(path) < rec.started:
+                continue  # not this cell's (e.g. an earlier run's, copied with the folder)
+            folder = os.path.relpath(root, rec.cwd)
+            prefix = "summary:" + ("" if folder == "." else folder + "/")
+            for event in tf.compat.v1.train.summary_iterator(path):
+                for v in event.summary.value:
+                    if v.HasField("simple_value"):
+                        value = float(v.simple_value)
+                    elif v.HasField("tensor"):
+                        arr = tf.make_ndarray(v.tensor)
+                        if arr.size != 1 or arr.dtype.kind not in "fiu":
+                            continue
+                        value = float(arr.reshape(()))
+                    else:
+                        continue
+                    out.setdefault(prefix + v.tag, []).append([int(event.step), value])
+    return out
 
 
 def _keep(result, arrays, np, init, final, names):
