@@ -25,7 +25,6 @@ from tfrepro.errors import SpecError
 if TYPE_CHECKING:
     from tfrepro.spec import Spec
 
-_PYTHON = re.compile(r"^python(3(\.\d+)?)?$")
 # Folders never copied into a cell's working folder (nor hashed): version control, caches,
 # virtual environments, and tfrepro's own stores (a folder holding tfrepro.sqlite).
 SKIP_DIRS = frozenset(
@@ -67,14 +66,8 @@ class Target:
 
 def target(spec: Spec) -> Target:
     assert spec.script is not None
-    cmd = list(spec.script.command)
-    cwd = spec.script_cwd() or Path.cwd()
-    if _PYTHON.match(Path(cmd[0]).name):
-        cmd = cmd[1:]
-    if cmd[0] == "-m":
-        return Target("module", cmd[1], tuple(cmd[2:]), cwd)
-    kind = "notebook" if cmd[0].endswith(".ipynb") else "file"
-    return Target(kind, cmd[0], tuple(cmd[1:]), cwd)
+    kind, name, argv = spec.script.program()
+    return Target(kind, name, argv, spec.script_cwd() or Path.cwd())
 
 
 def check(spec: Spec, origin: str) -> None:

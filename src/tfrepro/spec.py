@@ -112,6 +112,16 @@ class ScriptSpec(_Strict):
             )
         return v
 
+    def program(self) -> tuple[str, str, tuple[str, ...]]:
+        """(kind, name, argv) of the command: kind "file" | "notebook" | "module"; the python
+        typed is dropped (each environment's own runs it)."""
+        cmd = list(self.command)
+        if _PYTHON.match(Path(cmd[0]).name):
+            cmd = cmd[1:]
+        if cmd[0] == "-m":
+            return "module", cmd[1], tuple(cmd[2:])
+        return ("notebook" if cmd[0].endswith(".ipynb") else "file"), cmd[0], tuple(cmd[1:])
+
 
 class Knobs(_Strict):
     """Each knob is an axis: a list of values, every combination becomes cells."""
