@@ -10,6 +10,7 @@ Inside the environment, runner/tfrepro_guest/script.py runs it.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -57,7 +58,8 @@ class Target:
     name: str  # the path as given, or the module name
     argv: tuple[str, ...]  # what the script sees after its own name
     cwd: Path
-    warnings: tuple[str, ...] = field(default=())
+    source: str | None = None  # a notebook's code cells as one Python source
+    warnings: tuple[str, ...] = field(default=())  # the notebook lines left out
 
     @property
     def path(self) -> Path:
@@ -67,7 +69,11 @@ class Target:
 def target(spec: Spec) -> Target:
     assert spec.script is not None
     kind, name, argv = spec.script.program()
-    return Target(kind, name, argv, spec.script_cwd() or Path.cwd())
+    t = Target(kind, name, argv, spec.script_cwd() or Path.cwd())
+    if kind == "notebook" and t.path.is_file():  # read once: every cell's job carries it
+        source, warnings = notebook_source(t.path)
+        return dataclasses.replace(t, source=source, warnings=tuple(warnings))
+    return t
 
 
 def check(spec: Spec, origin: str) -> None:
@@ -87,8 +93,7 @@ def check(spec: Spec, origin: str) -> None:
             f"to {t.cwd}"
         )
     if t.kind == "notebook":
-        notebook_source(path)  # raises for a notebook that is not one
-        return
+        return  # target() read it: a notebook that is not one raised there
     try:
         ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as exc:

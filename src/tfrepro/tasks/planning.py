@@ -43,7 +43,11 @@ class Planned:
     data: datasets.Prepared | None  # None for a script: it loads its own data
     skipped: list[Cell] = field(default_factory=list)
     script: scripts.Target | None = None
-    warnings: list[str] = field(default_factory=list)  # about the script, shown with the run
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """About the script (notebook lines left out), shown with the run."""
+        return self.script.warnings if self.script else ()
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,7 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
         model_sha256=model_sha,
         forced_python=forced,
     )
-    notebook = target is not None and target.kind == "notebook"
-    warnings = scripts.notebook_source(target.path)[1] if target and notebook else []
-    return Planned(spec, cells, data, script=target, warnings=warnings)
+    return Planned(spec, cells, data, script=target)
 
 
 def stage_inputs(store: Store, planned: Planned, seeds: set[int]) -> Inputs:
@@ -152,7 +154,7 @@ def script_job(spec: Spec, target: scripts.Target, cell: Cell) -> dict[str, Any]
         "seeding": spec.script.seeding,
     }
     if target.kind == "notebook":
-        script["source"] = scripts.notebook_source(target.path)[0]
+        script["source"] = target.source
     return {
         "cell_id": cell.id,
         "seed": cell.seed,
