@@ -29,6 +29,7 @@ def _probe(**over: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "batch_index": np.arange(4),
         "init_0": np.ones((2, 2), np.float32),
         "fwd_0": np.full((4, 2), 0.25, np.float32),
+        "tfwd_0": np.full((4, 2), 0.25, np.float32),  # training mode
         "grad_0": np.full((2, 2), 0.1, np.float32),
         "update_0": np.full((2, 2), 1e-3, np.float32),
         "trajectory": _steps(0.3),  # weights after each lockstep step
@@ -100,3 +101,79 @@ def test_forward_stage_reports_the_worst_ulp_of_its_layers() -> None:
     forward = divergence.compare_probes(a, a_arrays, b, b_arrays)["forward"]
     assert forward["max_ulp"] == 2.0 and forward["items"][0]["max_ulp"] == 2.0
     assert forward["max_abs"] == pytest.approx(2 * float(np.spacing(np.float32(0.25))))
+
+
+def test_training_mode_forward_names_the_layer_that_only_differs_in_training() -> None:
+    # inference outputs equal, a dropout mask differs: the training-mode forward stage, at it
+    a, a_arrays = _probe(tfwd_0=np.full((4, 2), 0.5, np.float32))
+    b, b_arrays = _probe(tfwd_0=np.array([[0.5, 0.0]] * 4, np.float32))
+    stages = divergence.compare_probes(a, a_arrays, b, b_arrays)
+    assert not stages["forward"]["diverged"]
+    assert divergence.first_divergence(stages) == {"stage": "train_forward", "layer": "dense"}
+
+
+def test_a_stage_a_probe_could_not_measure_is_not_called_equal() -> None:
+    why = "the model's layer outputs are not reachable (ValueError: subclassed)"
+    a, a_arrays = _probe(forward_unavailable=why, train_forward_unavailable=why)
+    b, b_arrays = _probe(probe_loss=0.75)
+    stages = divergence.compare_probes(a, a_arrays, b, b_arrays)
+    assert stages["forward"]["measured"] is False and stages["forward"]["reason"] == why
+    assert not stages["forward"]["bitwise"] and not stages["forward"]["diverged"]
+    # the first divergence is the loss, with the unmeasured stages before it named
+    assert divergence.first_divergence(stages) == {
+        "stage": "loss",
+        "layer": "loss",
+        "not_measured_before": ["forward", "train_forward"],
+    }
+    # an unmeasured stage gives no tolerance (a rerun cannot measure it either)
+    assert "forward" not in divergence.tolerances(a, a_arrays, b, b_arrays)
+
+
+def test_an_optimizer_that_cannot_be_copied_is_not_measured_on_either_side() -> None:
+    a, a_arrays = _probe()
+    b, b_arrays = _probe(optimizer_unavailable="MyOpt cannot be copied with fresh state")
+    stage = divergence.compare_probes(a, a_arrays, b, b_arrays)["optimizer"]
+    assert stage["measured"] is False and "MyOpt" in stage["reason"]
+
+
+@pytest.mark.parametrize(
+    ("b_batch", "where"),
+    [
+        (
+            [
+                {"name": "x", "dtype": "float32", "shape": [4, 2], "sha256": "1"},
+                {"name": "y", "dtype": "float64", "shape": [4, 10], "sha256": "3"},
+            ],
+            "y: dtype float32 → float64",
+        ),
+        (
+            [
+                {"name": "x", "dtype": "float32", "shape": [5, 2], "sha256": "1"},
+                {"name": "y", "dtype": "float32", "shape": [4, 10], "sha256": "2"},
+            ],
+            "x: shape [4, 2] → [5, 2]",
+        ),
+        (
+            [
+                {"name": "x", "dtype": "float32", "shape": [4, 2], "sha256": "9"},
+                {"name": "y", "dtype": "float32", "shape": [4, 10], "sha256": "2"},
+            ],
+            "x: values",
+        ),
+        (
+            [{"name": "x", "dtype": "float32", "shape": [4, 2], "sha256": "1"}],
+            "batch arrays ['x', 'y'] → ['x']",
+        ),
+    ],
+)
+def test_a_script_probe_names_the_batch_array_that_differs(
+    b_batch: list[dict[str, Any]], where: str
+) -> None:
+    a_batch = [
+        {"name": "x", "dtype": "float32", "shape": [4, 2], "sha256": "1"},
+        {"name": "y", "dtype": "float32", "shape": [4, 10], "sha256": "2"},
+    ]
+    a, a_arrays = _probe(probe_batch=a_batch)
+    b, b_arrays = _probe(probe_batch=b_batch, data_sha256_used="e" * 64)
+    stages = divergence.compare_probes(a, a_arrays, b, b_arrays)
+    assert divergence.first_divergence(stages) == {"stage": "data", "layer": where}

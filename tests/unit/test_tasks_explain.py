@@ -531,7 +531,7 @@ def test_notes_between_is_symmetric() -> None:
 def test_notes_between_takes_a_subset_of_stages() -> None:
     got = attribution.notes_between("2.15.1", "2.16.1", stages=("forward", "loss"))
     assert list(got) == ["forward", "loss"]
-    assert releases_of(got) == {"forward": ["2.16.1"], "loss": []}
+    assert releases_of(got) == {"forward": ["2.16.1"], "loss": ["2.16.1"]}  # Keras 3 random layers
 
 
 def test_notes_between_minor_releases() -> None:
@@ -561,5 +561,7 @@ def test_unique_notes_dedupes_by_text_in_stage_order() -> None:
 def test_unique_notes_of_the_shipped_notes_from_2_15_to_2_16() -> None:
     notes = attribution.notes_between("2.15.1", "2.16.2")
     unique = attribution.unique_notes(notes, list(notes))
-    assert [n["release"] for n in unique] == ["2.16.1"]  # one note, four stages
-    assert sum(len(v) for v in notes.values()) == 4
+    # two notes: Keras 3 (four stages) and its random layers (training forward, loss)
+    assert [n["release"] for n in unique] == ["2.16.1", "2.16.1"]
+    assert [n["component"] for n in unique] == ["Keras 3", "Keras 3 random layers"]
+    assert sum(len(v) for v in notes.values()) == 6

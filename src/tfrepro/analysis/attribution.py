@@ -113,8 +113,14 @@ def causes(
     if stages["data"]["diverged"]:
         out.append(
             {
-                "cause": "the two cells trained on different data or batch order (a setup problem, "
-                "not TensorFlow: check code that prepares or edits ctx.data)",
+                "cause": (
+                    f"the script's first batches differ ({stages['data']['where']}): its data "
+                    "pipeline (loading, preprocessing, a tf.data shuffle) gives other arrays "
+                    "in B; the later stages ran on A's batches"
+                )
+                if sides["A"].get("script")
+                else "the two cells trained on different data or batch order (a setup "
+                "problem, not TensorFlow: check code that prepares or edits ctx.data)",
                 "stage": "data",
                 "evidence": {},
             }

@@ -142,6 +142,23 @@ def _same(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
+def _data_where(a: list[dict[str, Any]] | None, b: list[dict[str, Any]] | None) -> str:
+    """Which array of the first batch differs, and how (a script probe records each side's
+    own first batch); "data" when the probes do not say."""
+    if not a or not b:
+        return "data"
+    if [x["name"] for x in a] != [y["name"] for y in b]:
+        return f"batch arrays {[x['name'] for x in a]} → {[y['name'] for y in b]}"
+    for x, y in zip(a, b, strict=True):
+        if x["dtype"] != y["dtype"]:
+            return f"{x['name']}: dtype {x['dtype']} → {y['dtype']}"
+        if x["shape"] != y["shape"]:
+            return f"{x['name']}: shape {x['shape']} → {y['shape']}"
+        if x["sha256"] != y["sha256"]:
+            return f"{x['name']}: values"
+    return "later batches"
+
+
 def _worst(diffs: list[dict[str, Any]]) -> float:
     return max((d["max_abs"] for d in diffs), default=0.0)
 
@@ -200,7 +217,7 @@ def compare_probes(
         "bitwise": same_data,
         "max_abs": 0.0 if same_data else float("inf"),
         "tolerance": 0.0,
-        "where": None if same_data else "data",
+        "where": None if same_data else _data_where(a.get("probe_batch"), b.get("probe_batch")),
         "items": [],
     }
     out["init"] = _stage(
@@ -217,10 +234,11 @@ def compare_probes(
         **cfg,
     }
     layer_names = a.get("layer_names") or []
-    out["forward"] = _stage(
-        array_diffs(_listed(a_arrays, "fwd_"), _listed(b_arrays, "fwd_"), layer_names),
-        tol.get("forward", 0.0),
-    )
+    for stage, prefix in (("forward", "fwd_"), ("train_forward", "tfwd_")):
+        out[stage] = _stage(
+            array_diffs(_listed(a_arrays, prefix), _listed(b_arrays, prefix), layer_names),
+            tol.get(stage, 0.0),
+        )
     loss_gap = abs(float(a.get("probe_loss", 0.0)) - float(b.get("probe_loss", 0.0)))
     out["loss"] = {
         "diverged": loss_gap > tol.get("loss", 0.0),
@@ -257,7 +275,26 @@ def compare_probes(
         "growth_per_step": _growth(gaps),
         "items": [],
     }
+    for stage in NUMERIC_STAGES:
+        why = [str(p[f"{stage}_unavailable"]) for p in (a, b) if p.get(f"{stage}_unavailable")]
+        if why:
+            out[stage] = _unmeasured(why[0])
     return out
+
+
+def _unmeasured(reason: str) -> dict[str, Any]:
+    """A stage a probe could not measure: neither equal nor diverged, and says why."""
+    return {
+        "measured": False,
+        "reason": reason,
+        "diverged": False,
+        "bitwise": False,
+        "max_abs": 0.0,
+        "max_ulp": None,
+        "tolerance": 0.0,
+        "where": None,
+        "items": [],
+    }
 
 
 def tolerances(
@@ -266,16 +303,26 @@ def tolerances(
     """Per-stage tolerance = how much a rerun of A differs from A (0.0 when bitwise)."""
     stages = compare_probes(a, a_arrays, rerun, rerun_arrays)
     return {
-        name: float(s["max_abs"]) for name, s in stages.items() if name not in ("data", "config")
+        name: float(s["max_abs"])
+        for name, s in stages.items()
+        if name not in ("data", "config") and s.get("measured", True)
     }
 
 
 def first_divergence(stages: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The first stage that diverged, and the stages before it that could not be measured."""
+    unmeasured: list[str] = []
+    first: dict[str, Any] = {"stage": "none", "layer": None}
     for name in STAGES:
         s = stages.get(name)
-        if s and s["diverged"]:
-            return {"stage": name, "layer": s.get("where")}
-    return {"stage": "none", "layer": None}
+        if s and not s.get("measured", True):
+            unmeasured.append(name)
+        elif s and s["diverged"]:
+            first = {"stage": name, "layer": s.get("where")}
+            break
+    if unmeasured:
+        first["not_measured_before"] = unmeasured
+    return first
 
 
 def first_numeric_divergence(stages: Mapping[str, dict[str, Any]]) -> str:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tfrepro.analysis.stages import PER_ITEM_STAGES
+from tfrepro.analysis.stages import PER_ITEM_STAGES, PER_LAYER_STAGES
 from tfrepro.report.style import fmt_delta
 
 _SIDES = {"B": "B", "both": "A and B"}
@@ -17,7 +17,7 @@ _SIDES = {"B": "B", "both": "A and B"}
 def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
     """Per layer (forward) or per variable (gradient, optimizer): the stage's numbers."""
     table = Table(
-        title=f"{name}: B vs A per {'layer' if name == 'forward' else 'variable'}",
+        title=f"{name}: B vs A per {'layer' if name in PER_LAYER_STAGES else 'variable'}",
         title_justify="left",
     )
     for col in ("name", "bitwise", "max |B−A|", "max rel", "max ULP"):
@@ -61,6 +61,9 @@ def render(console: Console, result: dict[str, Any]) -> None:
     for col in ("stage", "diverged", "bitwise", "max |B−A|", "max ULP", "tolerance", "where"):
         table.add_column(col)
     for name, s in result["stages"].items():
+        if not s.get("measured", True):
+            table.add_row(name, "[yellow]not measured[/]", "", "", "", "", escape(s["reason"]))
+            continue
         mark = "[red]yes[/]" if s["diverged"] else "[green]no[/]"
         where = s.get("where") or ""
         if name == "config":
@@ -77,6 +80,12 @@ def render(console: Console, result: dict[str, Any]) -> None:
             escape(where),
         )
     console.print(table)
+    unmeasured = [n for n, s in result["stages"].items() if not s.get("measured", True)]
+    if unmeasured:
+        console.print(
+            f"[yellow]Not measured: {', '.join(unmeasured)}[/] — the first divergence is the "
+            "first of the measured stages; an unmeasured one before it may already differ"
+        )
     numeric = [n for n in PER_ITEM_STAGES if result["stages"].get(n, {}).get("diverged")]
     if numeric:  # the first diverging stage that has layers or variables, in detail
         _items(console, numeric[0], result["stages"][numeric[0]])

@@ -104,10 +104,13 @@ def side_spec(base: Spec, group: dict[str, str], seed: int) -> Spec:
     return spec_mod.from_dict(raw, origin="explain", base_dir=base.base_dir)
 
 
-def flips(cell: Cell) -> list[tuple[str, Any]]:
-    """Knob flips worth trying on the cell's release: (knob, flipped value)."""
+def flips(cell: Cell, script: bool = False) -> list[tuple[str, Any]]:
+    """Knob flips worth trying on the cell's release: (knob, flipped value). A script builds
+    its own optimizer: optimizer_impl does not apply to it."""
     out = []
     for knob, flip in attribution.FLIPS.items():
+        if script and knob == "optimizer_impl":
+            continue
         need = attribution.FLIP_NEEDS.get(knob)
         if need is None or capabilities.has(cell.tf_version, need):
             out.append((knob, flip(cell.knobs[knob])))
@@ -133,6 +136,7 @@ class Probe:
             "onednn": fp.get("onednn_enabled"),
             "optimizer": self.result.get("update_optimizer"),
             "keras_module": fp.get("keras_module"),
+            "script": "script" in self.result,
         }
 
 
@@ -161,7 +165,9 @@ class _Prober:
         env = provision.ensure(cell.env, self.root)
         inputs = stage_inputs(self.store, planned, {cell.seed})
         job = job_for(planned, cell, inputs)
-        job["mode"] = "probe"
+        if planned.script is None:
+            job["mode"] = "probe"
+        # a script keeps mode "script" and is probed at its first fit (guest script_probe)
         job["probe"] = {"steps": self.steps}
         if source is not None:
             source_arrays = self.scratch / f"source-{source.cell.id}.npz"
@@ -214,15 +220,15 @@ def explain(
     """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
     flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
-    if base.script is not None:
-        raise UsageError(
-            "explain does not run scripts yet (it needs the model and first batch of the "
-            "script's first fit); compare script cells with `tfrepro compare`, or explain a "
-            'build_model(ctx) version of the model (README, "Your own model")'
-        )
     if seed < 0:
         raise UsageError(f"--seed must be non-negative, got {seed}")
     start = time.monotonic()
+    script = base.script is not None
+    if script and knobs and "optimizer_impl" in knobs:
+        raise UsageError(
+            "--knobs optimizer_impl does not apply to a script (it builds its own optimizer); "
+            "leave it out"
+        )
     ga, gb = parse_group(a_text), parse_group(b_text)
     spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
     plan_a, plan_b = _plan_one(spec_a, opts), _plan_one(spec_b, opts)  # errors before the store
@@ -240,7 +246,7 @@ def explain(
         numeric = divergence.first_numeric_divergence(stages)
         ablations: list[dict[str, Any]] = []
         if ablate and numeric != "none":
-            flips_a = dict(flips(a.cell))
+            flips_a = dict(flips(a.cell, script))
             gap = stages[numeric]["max_abs"]
 
             def flip_one(kv: tuple[str, Any]) -> list[dict[str, Any]]:
@@ -259,7 +265,7 @@ def explain(
                     return [row, _ablate(prober, base, seed, flip, gb, a, ga)]
                 return [row]
 
-            wanted = [(k, v) for k, v in flips(b.cell) if knobs is None or k in knobs]
+            wanted = [(k, v) for k, v in flips(b.cell, script) if knobs is None or k in knobs]
             # the flips are independent probes (subprocesses): up to `jobs` at once
             for rows in map_parallel(wanted, flip_one, jobs=opts.jobs):
                 ablations.extend(rows)

@@ -2,11 +2,17 @@
 
 Stages, each saved for the host to compare between two environments:
 configs (model, layers, optimizer, loss as the release reports them); init weights;
-then, from the transplanted weights if given: each layer's forward output, the loss,
-the gradients, one optimizer update (applied to the given gradients, so both sides
-update from identical weights *and* gradients), and K training steps in lockstep.
+then, from the transplanted weights if given: each layer's forward output in inference mode
+and again in training mode (dropout, noise, batch statistics), the loss, the gradients, one
+optimizer update (applied to the given gradients, so both sides update from identical weights
+*and* gradients), and K training steps in lockstep.
+
+The stage functions take what they need, so a model cell (`probe`) and a script's first
+`fit` (script_probe) run the same ones. A stage that cannot be measured records
+`<stage>_unavailable` with the reason; the host reports it as "not measured", never as equal.
 """
 
+import itertools
 import json
 
 from . import train
@@ -60,7 +66,8 @@ def configs(model, loss):
         "layers": layers,
         "optimizer": {"class": type(model.optimizer).__name__,
                       "config": _config(model.optimizer)},
-        "loss": getattr(loss, "__name__", None) or type(loss).__name__,
+        "loss": loss if isinstance(loss, str) else
+        getattr(loss, "__name__", None) or type(loss).__name__,
         # the model's own compile settings: Keras 3 compiles with jit_compile="auto"
         "compile": {
             # unset (None, or absent as in 1.15) is the default: off, off, 1
@@ -72,13 +79,13 @@ def configs(model, loss):
     }
 
 
-def _load_list(np, path, prefix):
+def load_list(np, path, prefix):
     with np.load(path, allow_pickle=False) as z:
-        n = len([k for k in z.files if k.startswith(prefix)])
+        n = len([k for k in z.files if k.startswith(prefix) and k[len(prefix):].isdigit()])
         return [np.asarray(z["%s%d" % (prefix, i)]) for i in range(n)]
 
 
-def _transplant(np, model, weights):
+def _transplant(model, weights):
     own = model.get_weights()
     if len(own) != len(weights) or any(a.shape != b.shape for a, b in zip(own, weights)):
         raise ValueError(
@@ -87,67 +94,107 @@ def _transplant(np, model, weights):
     model.set_weights(weights)
 
 
-def _forward(s, xb):
-    """Each non-input layer's output on the batch (inference mode)."""
-    k, model = s.ctx.keras, s.model
+def start(np, model, spec, result):
+    """A's initial weights into this model (when given); returns the weights the stages
+    start from."""
+    if spec.get("weights_path"):
+        _transplant(model, load_list(np, spec["weights_path"], "init_"))
+    weights = [w.copy() for w in model.get_weights()]
+    result["start_weights_sha256"] = weights_sha256(weights)
+    return weights
+
+
+def forward(np, keras, model, xb, result, arrays):
+    """Each non-input layer's output on the batch, in inference mode (`fwd_i`) and in training
+    mode (`tfwd_i`: dropout masks, noise, batch statistics), the layers in model order."""
     layers = [l for l in model.layers if type(l).__name__ != "InputLayer"]
-    probe_model = k.Model(model.inputs, [l.output for l in layers])
-    outs = probe_model(xb, training=False)
-    if not isinstance(outs, (list, tuple)):
-        outs = [outs]
-    return [l.name for l in layers], [s.np.asarray(o) for o in outs]
+    try:
+        probe_model = keras.Model(model.inputs, [l.output for l in layers])
+    except Exception as exc:  # noqa: BLE001 - e.g. a subclassed model without layer outputs
+        reason = "the model's layer outputs are not reachable (%s: %s)" % (type(exc).__name__, exc)
+        result["forward_unavailable"] = result["train_forward_unavailable"] = reason
+        return
+    result["layer_names"] = [l.name for l in layers]
+    for key, prefix, training in (("forward", "fwd_", False), ("train_forward", "tfwd_", True)):
+        try:
+            outs = probe_model(xb, training=training)
+            if not isinstance(outs, (list, tuple)):
+                outs = [outs]
+            for i, out in enumerate(outs):
+                arrays["%s%d" % (prefix, i)] = np.asarray(out)
+        except Exception as exc:  # noqa: BLE001
+            result[key + "_unavailable"] = "%s: %s" % (type(exc).__name__, exc)
+
+
+def gradients(np, tf, model, loss_of, xb, yb, result, arrays):
+    """The loss on the batch (training mode) and its gradients for every trainable variable."""
+    variables = list(model.trainable_variables)
+    result["trainable_names"] = [str(getattr(v, "path", None) or v.name) for v in variables]
+    with tf.GradientTape() as tape:
+        loss = loss_of(xb, yb)
+    grads = tape.gradient(loss, variables)
+    result["probe_loss"] = float(np.asarray(loss))
+    for i, g in enumerate(grads):
+        if g is None:
+            g = np.zeros(variables[i].shape, dtype=np.asarray(variables[i]).dtype)
+        arrays["grad_%d" % i] = np.asarray(g)
+    return [arrays["grad_%d" % i] for i in range(len(variables))]
+
+
+def update(np, tf, model, opt, variables, spec, grads, start_weights, result, arrays):
+    """One step of a fresh optimizer `opt` (None: not measured, result says why) from the given
+    gradients (A's when transplanted) on `variables`; the weights are restored after."""
+    if spec.get("grads_path"):
+        grads = load_list(np, spec["grads_path"], "grad_")
+    if opt is None:
+        return
+    before = [np.array(v) for v in model.trainable_variables]
+    try:
+        opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+        for i, v in enumerate(model.trainable_variables):
+            arrays["update_%d" % i] = np.array(v) - before[i]
+        result["update_optimizer"] = type(opt).__name__
+    except Exception as exc:  # noqa: BLE001 - not measured, never substituted
+        result["optimizer_unavailable"] = "a fresh copy of %s could not apply the gradients " \
+            "(%s: %s)" % (type(opt).__name__, type(exc).__name__, exc)
+    finally:
+        model.set_weights(start_weights)
+
+
+def trajectory(np, model, step, batches, result, arrays):
+    """`step(x, y)` on each batch in turn, the weights after each step (lockstep with A)."""
+    points, losses = [], []
+    for x, y in batches:
+        losses.append(step(x, y))
+        points.append(np.concatenate([w.ravel() for w in model.get_weights()]))
+    arrays["trajectory"] = np.stack(points) if points else np.zeros((0, 0))
+    result["trajectory_loss"] = losses
 
 
 def probe(spec, s, result, arrays):
+    """A model cell's probe: the host's first batch, tfrepro's own loss and training step."""
     np, ctx, model, compat, tf = s.np, s.ctx, s.model, s.compat, s.ctx.tf
     loss_fn = train.loss_function(ctx, model)
     result["configs"] = configs(model, loss_fn)
-    if spec.get("weights_path"):
-        _transplant(np, model, _load_list(np, spec["weights_path"], "init_"))
-    start = [w.copy() for w in model.get_weights()]
-    result["start_weights_sha256"] = weights_sha256(start)
+    start_weights = start(np, model, spec, result)
 
     order = ctx.epoch_order(0)
     arrays["batch_index"] = np.asarray(order[:ctx.batch_size])
     xb = ctx.data["x_train"][order[:ctx.batch_size]]
     yb = ctx.data["y_train"][order[:ctx.batch_size]]
+    forward(np, ctx.keras, model, xb, result, arrays)
+    model.set_weights(start_weights)  # training-mode BatchNormalization moved its statistics
 
+    grads = gradients(np, tf, model, lambda x, y: train.total_loss(ctx, model, loss_fn, x, y),
+                      xb, yb, result, arrays)
     try:
-        names, outs = _forward(s, xb)
-        result["layer_names"] = names
-        for i, out in enumerate(outs):
-            arrays["fwd_%d" % i] = out
-    except Exception as exc:  # noqa: BLE001 - e.g. a subclassed model without layer outputs
-        result["forward_unavailable"] = "%s: %s" % (type(exc).__name__, exc)
-
-    variables = list(model.trainable_variables)
-    result["trainable_names"] = [str(getattr(v, "path", None) or v.name) for v in variables]
-    with tf.GradientTape() as tape:
-        loss = train.total_loss(ctx, model, loss_fn, xb, yb)
-    grads = tape.gradient(loss, variables)
-    result["probe_loss"] = float(np.asarray(loss))
-    for i, g in enumerate(grads):
-        arrays["grad_%d" % i] = np.asarray(g)
-
-    given = _load_list(np, spec["grads_path"], "grad_") if spec.get("grads_path") else \
-        [np.asarray(g) for g in grads]
-    opt = train.fresh_optimizer(ctx, compat, model)
-    opt_vars = train.optimizer_variables(ctx, compat, model)
-    before = [np.array(v) for v in model.trainable_variables]
-    opt.apply_gradients(zip([tf.constant(g) for g in given], opt_vars))
-    for i, v in enumerate(model.trainable_variables):
-        arrays["update_%d" % i] = np.array(v) - before[i]
-    result["update_optimizer"] = type(opt).__name__
-    model.set_weights(start)
+        opt = train.fresh_optimizer(ctx, compat, model)
+    except ValueError as exc:
+        opt, result["optimizer_unavailable"] = None, str(exc)
+    update(np, tf, model, opt, train.optimizer_variables(ctx, compat, model), spec, grads,
+           start_weights, result, arrays)
 
     step, _ = train.make_step(ctx, model, compat)
     steps = int(spec.get("steps", 20))
-    trajectory, losses = [], []
-    for n, (_, x, y) in enumerate(train.all_batches(ctx)):
-        if n >= steps:
-            break
-        losses.append(step(x, y))
-        trajectory.append(np.concatenate([w.ravel() for w in model.get_weights()]))
-    arrays["trajectory"] = np.stack(trajectory) if trajectory else np.zeros((0, 0))
-    result["trajectory_loss"] = losses
-
+    batches = ((x, y) for _, x, y in itertools.islice(train.all_batches(ctx), steps))
+    trajectory(np, model, step, batches, result, arrays)

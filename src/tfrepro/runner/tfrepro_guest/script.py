@@ -51,6 +51,7 @@ class Recorder(object):
         self.loop_init = None
         self.loop_steps = 0
         self.loop_traced = False
+        self.probe = job.get("probe")  # explain: the probe's spec (script_probe), else None
 
     # --- never break the script ------------------------------------------------------------
     def warn(self, where, exc):
@@ -241,6 +242,9 @@ def install(rec, compile_kwargs):
     def fit_hook(callback_cls):
         def make(orig):
             def fit(self, *args, **kwargs):
+                if rec.probe is not None and rec.keras_depth == 0:
+                    rec.keras_depth += 1  # the probe's own Keras calls are not the script's
+                    _probe(rec, self, args, kwargs)
                 if rec.keras_depth == 0:
                     new = rec.guard("fit hook", rec.before_fit, self, args, kwargs, callback_cls)
                     if new is not None:
@@ -269,6 +273,8 @@ def install(rec, compile_kwargs):
     def train_on_batch_make(orig):
         def train_on_batch(self, *args, **kwargs):
             outer = rec.keras_depth == 0
+            if outer and rec.probe is not None:
+                _not_probed("train_on_batch")
             if outer:
                 rec.guard("train_on_batch hook", rec.first_sight, self)
             rec.keras_depth += 1
@@ -338,12 +344,34 @@ def install(rec, compile_kwargs):
 def apply_make_factory(rec):
     def apply_make(orig):
         def apply_gradients(self, grads_and_vars, *args, **kwargs):
+            if rec.keras_depth == 0 and rec.probe is not None:
+                _not_probed("apply_gradients")
             if rec.keras_depth == 0:
                 grads_and_vars = list(grads_and_vars)  # a zip can be read once: keep it whole
                 rec.guard("apply_gradients hook", rec.apply, grads_and_vars)
             return orig(self, grads_and_vars, *args, **kwargs)
         return apply_gradients
     return apply_make
+
+
+def _probe(rec, model, args, kwargs):
+    from . import script_probe
+
+    try:
+        script_probe.at_first_fit(rec, model, args, kwargs, rec.probe, rec.result, rec.arrays)
+    except Exception as exc:  # noqa: BLE001 - the probe's failure, named as such
+        rec.result["traceback"] = traceback.format_exc()
+        raise script_probe.ProbeFailed("the probe at the script's first fit failed: %s: %s"
+                                       % (type(exc).__name__, exc))
+
+
+def _not_probed(call):
+    from . import script_probe
+
+    raise script_probe.ProbeFailed(
+        "explain on a script starts at its first Keras fit; this script trains with %s first "
+        "(a custom loop or train_on_batch is not probed yet): compare its cells with "
+        "`tfrepro compare` instead" % call)
 
 
 def _caller():
@@ -444,6 +472,7 @@ def run(job, events, result, arrays, prepare):
     own = job["script"].get("seeding", "cell") == "script"
     np, compat, compile_kwargs = prepare(job, events, result, seed=not own)
     rec = Recorder(np, compat, job, events)
+    rec.result, rec.arrays = result, arrays
     rec.cwd, rec.started = os.getcwd(), time.time() - 1  # event files: mtime in whole seconds
     applied = result["knobs_applied"]
     if job["knobs"].get("optimizer_impl", "keras") != "keras":
@@ -457,8 +486,20 @@ def run(job, events, result, arrays, prepare):
             "exit_code": 0, "seeding": rec.seeding}
     result["script"] = info
     failure = None
+    from .script_probe import ProbeDone, ProbeFailed
+
     try:
         _execute(job["script"])
+        if rec.probe is not None:
+            raise ProbeFailed("the script ended without calling fit: explain on a script "
+                              "starts at its first Keras fit")
+    except ProbeDone:
+        info["probe"] = "ended at the script's first fit"
+        result["status"] = "ok"
+        return
+    except ProbeFailed as exc:
+        result["status"], result["reason"] = "failed", str(exc)
+        return
     except SystemExit as exc:
         code = exc.code
         if code is None or code == 0:

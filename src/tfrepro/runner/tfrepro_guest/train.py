@@ -22,20 +22,27 @@ def total_loss(ctx, model, loss_fn, xb, yb):
 
 
 def fresh_optimizer(ctx, compat, model=None):
-    """A new optimizer of the cell's implementation, with fresh state.
-
-    With a model, a copy of the optimizer it was compiled with (same class and settings:
-    a user's own optimizer counts), else the spec's.
-    """
+    """A new optimizer of the cell's implementation, with fresh state: TF1's for the tf1 knob,
+    else a copy of the one the model was compiled with (see copy_optimizer), else the spec's.
+    Raises ValueError when the model's optimizer cannot be copied (never substitutes)."""
     if ctx.knobs.get("optimizer_impl", "keras") == "tf1":
         return compat.tf1_optimizer(ctx.optimizer_name, ctx.learning_rate)
-    compiled = getattr(model, "optimizer", None) if model is not None else None
-    if compiled is not None:
-        try:
-            return type(compiled).from_config(compiled.get_config())
-        except Exception:  # noqa: BLE001 - an optimizer that cannot copy itself
-            pass
+    if model is not None and getattr(model, "optimizer", None) is not None:
+        opt, reason = copy_optimizer(model.optimizer)
+        if opt is None:
+            raise ValueError(reason)
+        return opt
     return ctx.optimizer()
+
+
+def copy_optimizer(opt):
+    """(a new optimizer of the same class and settings, None) — its schedule, clipping, weight
+    decay included — or (None, why it cannot be copied)."""
+    try:
+        return type(opt).from_config(opt.get_config()), None
+    except Exception as exc:  # noqa: BLE001 - e.g. a custom optimizer without from_config
+        return None, "%s cannot be copied with fresh state (%s: %s)" % (
+            type(opt).__name__, type(exc).__name__, exc)
 
 
 def optimizer_variables(ctx, compat, model):
