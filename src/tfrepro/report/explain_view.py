@@ -54,6 +54,11 @@ def render(console: Console, result: dict[str, Any]) -> None:
             if result["first_after_transplant"] != first["stage"]
             else ""
         )
+        + (
+            f" [yellow](before it, not measured: {', '.join(first['not_measured_before'])})[/]"
+            if first.get("not_measured_before")
+            else ""
+        )
     )
     table = Table(
         title="Stages (B vs A; tolerance = difference between two runs of A)", title_justify="left"
@@ -62,7 +67,7 @@ def render(console: Console, result: dict[str, Any]) -> None:
         table.add_column(col)
     for name, s in result["stages"].items():
         if not s.get("measured", True):
-            table.add_row(name, "[yellow]not measured[/]", "", "", "", "", escape(s["reason"]))
+            table.add_row(name, "[yellow]not measured[/]", "", "", "", "", "see below")
             continue
         mark = "[red]yes[/]" if s["diverged"] else "[green]no[/]"
         where = s.get("where") or ""
@@ -80,11 +85,13 @@ def render(console: Console, result: dict[str, Any]) -> None:
             escape(where),
         )
     console.print(table)
-    unmeasured = [n for n, s in result["stages"].items() if not s.get("measured", True)]
+    unmeasured = {n: s for n, s in result["stages"].items() if not s.get("measured", True)}
+    for name, s in unmeasured.items():
+        console.print(f"[yellow]{name} not measured[/]: {escape(s['reason'])}")
     if unmeasured:
         console.print(
-            f"[yellow]Not measured: {', '.join(unmeasured)}[/] — the first divergence is the "
-            "first of the measured stages; an unmeasured one before it may already differ"
+            "  the first divergence is the first of the measured stages: a stage not "
+            "measured before it may already differ"
         )
     numeric = [n for n in PER_ITEM_STAGES if result["stages"].get(n, {}).get("diverged")]
     if numeric:  # the first diverging stage that has layers or variables, in detail

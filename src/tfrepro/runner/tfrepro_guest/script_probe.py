@@ -115,10 +115,13 @@ def _loss_of(model, keras, tf):
 def _keras_of(model, compat):
     import importlib
 
-    root = type(model).__module__.split(".")[0]
-    if root == "tensorflow":
-        return compat.tf.keras
-    return importlib.import_module(root)
+    for cls in type(model).__mro__:  # a subclass defined in the script is in __main__
+        root = cls.__module__.split(".")[0]
+        if root == "tensorflow":
+            return compat.tf.keras
+        if root in ("keras", "tf_keras"):
+            return importlib.import_module(root)
+    return compat.keras
 
 
 def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
@@ -147,6 +150,9 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
     _save(arrays, batches, tf)
     arrays["batch_index"] = np.arange(len(tf.nest.flatten(batches[0][0])[0]))
 
+    if not model.weights:  # built inside fit, on its first batch: built here the same way
+        model(tf.nest.map_structure(tf.convert_to_tensor, batches[0][0]), training=False)
+        result["built_by_probe"] = True
     result["configs"] = stages.configs(model, model.loss)
     init = [np.array(w, copy=True) for w in model.get_weights()]
     arrays["weight_names"] = np.array([str(getattr(v, "path", None) or v.name)
