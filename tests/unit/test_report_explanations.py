@@ -174,3 +174,31 @@ def test_a_sparse_result_still_renders() -> None:
     assert x["first"] == {"stage": "none", "layer": None, "after": None, "after_layer": None}
     assert x["stages"] == [] and x["causes"] == [] and x["notes"] == []
     assert x["b"] == HOSTILE  # escaping is the template's job
+
+
+def test_a_stage_explain_could_not_measure_is_shown_as_such_not_as_equal(tmp_path: Path) -> None:
+    why = "the model's layer outputs are not reachable (AttributeError: <no nodes>)"
+    result = explanation()
+    result["stages"]["forward"] = {
+        "measured": False,
+        "reason": why,
+        "diverged": False,
+        "bitwise": False,
+        "max_abs": 0.0,
+        "tolerance": 0.0,
+        "where": None,
+        "items": [],
+    }
+    x = explanations.explanation(result)
+    forward = next(s for s in x["stages"] if s["name"] == "forward")
+    assert forward["measured"] is False and forward["where"] == why
+    path = build(tmp_path / "st")
+    store = Store(path)
+    store.put_explanation(result)
+    store.close()
+    html = section(report(path, tmp_path / "r.html"))
+    assert 'class="unmeasured"' in html and "not measured" in html
+    assert "&lt;no nodes&gt;" in html and "<no nodes>" not in html
+    # the stage's row says "not measured", not "no" (equal) in the diverged column
+    row = html[html.index('<tr class="unmeasured">') :]
+    assert row.index("not measured") < row.index("</tr>")

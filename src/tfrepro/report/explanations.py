@@ -67,9 +67,11 @@ def _stages(result: dict[str, Any]) -> list[dict[str, Any]]:
     for name, s in (result.get("stages") or {}).items():
         config = name == "config"
         changed = len(s.get("changed") or [])
+        measured = s.get("measured", True)
         rows.append(
             {
                 "name": name,
+                "measured": measured,
                 "diverged": bool(s.get("diverged")),
                 "bitwise": bool(s.get("bitwise")),
                 "first": name == first,
@@ -79,7 +81,7 @@ def _stages(result: dict[str, Any]) -> list[dict[str, Any]]:
                 if config or name in ("data", "loss")
                 else fmt_delta(s.get("max_ulp")),
                 "tolerance": "" if config or name == "data" else fmt_delta(s.get("tolerance")),
-                "where": _where(name, s),
+                "where": _where(name, s) if measured else str(s.get("reason") or ""),
             }
         )
     return rows
