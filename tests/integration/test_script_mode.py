@@ -8,6 +8,7 @@ GradientTape loop over a tf.data pipeline with a seeded shuffle.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -141,3 +142,56 @@ def test_crash_self_seeding_notebook_and_custom_loop(tmp_path: Path, env_cache: 
     summary = loop["logs"]["summary:logs/train_loss"]
     assert [s for s, _ in summary] == list(range(16))
     assert np.allclose([v for _, v in summary], loop["loss"], rtol=1e-6)
+
+
+def test_a_tf1_session_script_on_1_15(tmp_path: Path, env_cache: Path) -> None:
+    """Placeholders, tf.train.AdamOptimizer().minimize, Session.run([train_op, loss], feed_dict)
+    on TF 1.15 in graph mode, as the script would run bare (no eager mode forced on it)."""
+    project = _project(tmp_path)
+    store = tmp_path / "store"
+    script = ["--", "python", "tf1_session.py"]
+    ok(tfrepro("run", "--tf", "1.15", "--seeds", "0,1", "--store", store, *script,
+               cwd=project, cache=env_cache))  # fmt: skip
+    ok(tfrepro("run", "--tf", "1.15", "--seeds", "0", "--rerun", "--store", store, *script,
+               cwd=project, cache=env_cache))  # fmt: skip
+    every = cells(store, project, env_cache, all_attempts=True)
+    assert [c["status"] for c in every] == ["ok"] * 3
+    by = {(c["seed"], c["attempt"]): c for c in every}
+    c = by[(0, 1)]
+    info = c["script"]
+    assert info["loss_from"] == "session.run" and not info["warnings"], info
+    op = info["tf1_train_op"]
+    assert op["steps"] == 28 and op["loss"] == "Mean:0"  # 1400 rows / 100 per batch, 2 epochs
+    assert op["variables"] == ["hidden/kernel:0", "hidden/bias:0", "logits/kernel:0",
+                               "logits/bias:0"]  # fmt: skip
+    assert len(c["loss"]) == 28
+    # the loss tfrepro fetched with each step is the one the script printed after each epoch
+    printed = [float(line.split()[-1]) for line in info["stdout_tail"].splitlines()
+               if line.startswith("epoch")]  # fmt: skip
+    assert printed == pytest.approx([c["loss"][13], c["loss"][27]], rel=1e-6)
+    assert c["init_weights_sha256"] != c["final_weights_sha256"]
+    assert info["data"][0]["what"] == "arrays fed to the train op"
+    # A/A bitwise; the seed axis changes initial weights and the script's own batch order
+    again = by[(0, 2)]
+    assert again["final_weights_sha256"] == c["final_weights_sha256"]
+    assert again["loss"] == c["loss"] and again["data_sha256"] == c["data_sha256"]
+    other = by[(1, 1)]
+    assert other["init_weights_sha256"] != c["init_weights_sha256"]
+    assert other["data_sha256"] != c["data_sha256"]
+
+
+def test_bisect_on_a_script(tmp_path: Path, env_cache: Path) -> None:
+    """bisect runs script cells like any others: 2.15 → 2.16 is the Keras 3 switch, so the
+    first release whose tutorial-script weights differ is 2.16.1 (2.16.0 was never released)."""
+    project = _project(tmp_path)
+    store = tmp_path / "store"
+    done = ok(tfrepro("bisect", "--good", "2.15", "--bad", "2.16", "--json", "--store", store,
+                      "--", "python", "tutorial_cnn.py", "--epochs", "1",
+                      cwd=project, cache=env_cache))  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["status"] == "found" and result["first_bad"] == "2.16.1", result
+    every = cells(store, project, env_cache)
+    assert {c["tf_version"] for c in every} >= {"2.15.1", "2.16.1"}
+    assert all(c["status"] == "ok" and c["script"]["target"] == "tutorial_cnn.py" for c in every)
+    by = {c["tf_version"]: c["final_weights_sha256"] for c in every}
+    assert by["2.16.1"] != by["2.15.1"]

@@ -46,12 +46,13 @@ def pre_import(tf_version, knobs):
 
 
 class Compat(object):
-    def __init__(self, tf, knobs):
+    def __init__(self, tf, knobs, eager=True):
+        """eager=False (a user's script on 1.x): TensorFlow 1's own default, graph mode."""
         self.tf = tf
         self.knobs = knobs
         self.version = parse_version(tf.__version__)
         self.tf1 = not has(self.version, "tf2")
-        if self.tf1:
+        if self.tf1 and eager:
             tf.compat.v1.enable_eager_execution()
         if has(self.version, "keras3"):
             if knobs.get("legacy_keras"):

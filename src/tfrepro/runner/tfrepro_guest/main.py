@@ -57,7 +57,8 @@ def prepare(job, events, result, seed=True):
     result["timings"]["import"] = round(time.time() - t0, 4)
     events.emit("imported", seconds=result["timings"]["import"])
 
-    compat = compat_mod.Compat(tf, job["knobs"])
+    # a script runs as it would bare: on 1.x in graph mode unless it enables eager itself
+    compat = compat_mod.Compat(tf, job["knobs"], eager=job.get("mode") != "script")
     knobs = job["knobs"]
     applied = result["knobs_applied"]
     applied["threads"] = compat.set_threads(int(knobs.get("threads", 1)))

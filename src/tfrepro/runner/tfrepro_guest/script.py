@@ -3,7 +3,9 @@
 Before the script's first line: the cell's knobs and seeds (main.prepare, as for model cells),
 then hooks on Keras' `fit`, `evaluate`, `train_on_batch`, `compile` (XLA knob only), optimizers'
 `apply_gradients`, `GradientTape.gradient`, `tf.data.Dataset.from_tensor_slices/from_tensors`
-and the seed functions, and a `tfrepro` module with `log(name, value, step)`.
+and the seed functions, and a `tfrepro` module with `log(name, value, step)`. On TF 1.x also
+`Session.run` of a train op (script_tf1). Under `tfrepro explain` the first `fit` runs the
+probe instead and ends the script (script_probe).
 
 Every hook calls the original exactly once with the user's arguments; whatever tfrepro's own
 code around it raises becomes a warning in the cell (`script.warnings`), never the script's
@@ -338,6 +340,13 @@ def install(rec, compile_kwargs):
             func = source_make(original.__func__)
             setattr(tf.data.Dataset, name, func)
 
+    if compat.tf1:
+        from . import script_tf1
+
+        try:
+            script_tf1.install(rec, _patch)
+        except Exception as exc:  # noqa: BLE001 - the script runs, its Session runs unwatched
+            rec.warn("TF1 hooks", exc)
     _install_seed_hooks(rec, np, tf, compat)
 
 
@@ -537,8 +546,13 @@ def _finish(rec, result, arrays, info):
     summaries = rec.guard("tf.summary scalars", _summaries, rec) or {}
     rec.logged.update(summaries)
     own = summaries.get("summary:loss") or []
+    from . import script_tf1
+
+    tf1 = rec.guard("TF1 train op", script_tf1.finish, rec) if not rec.models else None
     if rec.fit_losses:
         result["loss"], info["loss_from"] = rec.fit_losses, "keras"
+    elif tf1 is not None and tf1[3]:
+        result["loss"], info["loss_from"] = tf1[3], "session.run"
     elif rec.log_losses:
         result["loss"], info["loss_from"] = rec.log_losses, "log"
     elif rec.tape_losses:
@@ -567,7 +581,12 @@ def _finish(rec, result, arrays, info):
             rec.warn("custom loop", RuntimeError(
                 "the training step runs in a tf.function: its per-step loss is not visible; "
                 "record it with `from tfrepro import log; log('loss', value, step)`"))
-    if not rec.models and rec.loop_vars is None:
+    if tf1 is not None:
+        init, final, names, _, data, info["tf1_train_op"] = tf1
+        _keep(result, arrays, np, init, final, names)
+        if data:
+            rec.data.append({"fit": None, "sha256": data, "what": "arrays fed to the train op"})
+    elif not rec.models and rec.loop_vars is None:
         rec.warn("training", RuntimeError(
             "no fit, train_on_batch or apply_gradients was seen: no weights were recorded"))
     info["models"] = models
@@ -603,7 +622,7 @@ def _finish(rec, result, arrays, info):
     if rec.seed_calls:
         info["seeds_itself"] = True
     info["warnings"] = rec.warnings
-    if rec.models or rec.loop_vars is not None:
+    if rec.models or rec.loop_vars is not None or tf1 is not None:
         opt = getattr(rec.models[0], "optimizer", None) if rec.models else None
         if opt is not None:
             result["optimizer_class"] = "%s.%s" % (type(opt).__module__, type(opt).__name__)
