@@ -1,5 +1,5 @@
 """`tfrepro explain A B -- python train.py` on real releases (2.15 Keras 2, 2.16 Keras 3), on
-scripts unaware of tfrepro, probed at their first fit.
+scripts unaware of tfrepro, probed at their first fit (or a custom loop's first apply_gradients).
 
 What the tutorial CNN's explain must find here was measured by hand first: Keras 3's
 `to_categorical` returns float64 labels where Keras 2's returned float32 (the data stage);
@@ -89,8 +89,33 @@ def test_explain_on_a_subclassed_model_says_what_it_cannot_measure(
     assert r["stages"]["forward"]["measured"] is False
     assert r["stages"]["gradient"]["bitwise"] and r["stages"]["trajectory"]["bitwise"]
 
-    # a custom loop cannot be probed yet: one line, exit 1, no traceback
-    loop = tfrepro("explain", "2.15", "2.16", "--store", store, "--", "python", "custom_loop.py",
-                   cwd=project, cache=env_cache)  # fmt: skip
-    assert loop.returncode == 1
-    assert "starts at its first Keras fit" in loop.stderr and "Traceback" not in loop.stderr
+    # a custom GradientTape loop: probed at its first eager apply_gradients; what it cannot
+    # see (layer outputs, lockstep steps) is not measured. Measured by hand, 2.15 → 2.16: same
+    # initial variables and loss, the first gradients differ (~3e-8); legacy Keras closes it
+    loop = ["explain", "2.15", "2.16", "--store", store, "--knobs", "legacy_keras", "--json"]
+    r = json.loads(ok(tfrepro(*loop, "--", "python", "custom_loop.py",
+                              cwd=project, cache=env_cache)).stdout)  # fmt: skip
+    stages = r["stages"]
+    assert [n for n, s in stages.items() if not s.get("measured", True)] == [
+        "forward",
+        "train_forward",
+        "trajectory",
+    ]
+    assert stages["init"]["bitwise"] and stages["loss"]["bitwise"]
+    assert r["first_divergence"]["stage"] == "gradient"
+    assert r["first_divergence"]["not_measured_before"] == ["forward", "train_forward"]
+    assert r["ablations"][0]["closes"]
+
+    # a loop of train_on_batch is not probed yet: one line, exit 1, no traceback
+    (project / "batches.py").write_text(
+        "import numpy as np, tensorflow as tf\n"
+        "m = tf.keras.Sequential([tf.keras.layers.Input((3,)), tf.keras.layers.Dense(1)])\n"
+        "m.compile('sgd', 'mse')\n"
+        "for _ in range(3):\n"
+        "    m.train_on_batch(np.ones((4, 3)), np.ones((4, 1)))\n"
+    )
+    refused = tfrepro("explain", "2.15", "2.16", "--store", store, "--", "python", "batches.py",
+                      cwd=project, cache=env_cache)  # fmt: skip
+    assert refused.returncode == 1
+    assert "trains with train_on_batch first" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

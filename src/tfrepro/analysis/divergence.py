@@ -275,7 +275,7 @@ def compare_probes(
         "growth_per_step": _growth(gaps),
         "items": [],
     }
-    for stage in NUMERIC_STAGES:
+    for stage in ("data", "init", *NUMERIC_STAGES):
         why = [str(p[f"{stage}_unavailable"]) for p in (a, b) if p.get(f"{stage}_unavailable")]
         if why:
             out[stage] = _unmeasured(why[0])

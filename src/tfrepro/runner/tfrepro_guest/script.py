@@ -246,7 +246,7 @@ def install(rec, compile_kwargs):
             def fit(self, *args, **kwargs):
                 if rec.probe is not None and rec.keras_depth == 0:
                     rec.keras_depth += 1  # the probe's own Keras calls are not the script's
-                    _probe(rec, self, args, kwargs)
+                    _probe(rec, "at_first_fit", self, args, kwargs)
                 if rec.keras_depth == 0:
                     new = rec.guard("fit hook", rec.before_fit, self, args, kwargs, callback_cls)
                     if new is not None:
@@ -354,7 +354,9 @@ def apply_make_factory(rec):
     def apply_make(orig):
         def apply_gradients(self, grads_and_vars, *args, **kwargs):
             if rec.keras_depth == 0 and rec.probe is not None:
-                _not_probed("apply_gradients")
+                grads_and_vars = list(grads_and_vars)
+                rec.keras_depth += 1
+                _probe(rec, "at_first_apply", self, grads_and_vars)
             if rec.keras_depth == 0:
                 grads_and_vars = list(grads_and_vars)  # a zip can be read once: keep it whole
                 rec.guard("apply_gradients hook", rec.apply, grads_and_vars)
@@ -363,14 +365,15 @@ def apply_make_factory(rec):
     return apply_make
 
 
-def _probe(rec, model, args, kwargs):
+def _probe(rec, where, *args):
     from . import script_probe
 
     try:
-        script_probe.at_first_fit(rec, model, args, kwargs, rec.probe, rec.result, rec.arrays)
+        getattr(script_probe, where)(rec, *args, spec=rec.probe, result=rec.result,
+                                     arrays=rec.arrays)
     except Exception as exc:  # noqa: BLE001 - the probe's failure, named as such
         rec.result["traceback"] = traceback.format_exc()
-        raise script_probe.ProbeFailed("the probe at the script's first fit failed: %s: %s"
+        raise script_probe.ProbeFailed("the probe in the script failed: %s: %s"
                                        % (type(exc).__name__, exc))
 
 
@@ -378,8 +381,8 @@ def _not_probed(call):
     from . import script_probe
 
     raise script_probe.ProbeFailed(
-        "explain on a script starts at its first Keras fit; this script trains with %s first "
-        "(a custom loop or train_on_batch is not probed yet): compare its cells with "
+        "explain on a script starts at its first Keras fit or eager apply_gradients; this "
+        "script trains with %s first, which is not probed yet: compare its cells with "
         "`tfrepro compare` instead" % call)
 
 
@@ -500,8 +503,9 @@ def run(job, events, result, arrays, prepare):
     try:
         _execute(job["script"])
         if rec.probe is not None:
-            raise ProbeFailed("the script ended without calling fit: explain on a script "
-                              "starts at its first Keras fit")
+            raise ProbeFailed("the script ended without a Keras fit or an eager "
+                              "apply_gradients, where explain on a script starts (TF1 Session "
+                              "scripts are not probed yet)")
     except ProbeDone:
         info["probe"] = "ended at the script's first fit"
         result["status"] = "ok"

@@ -179,3 +179,78 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
 
     stages.trajectory(np, model, step, batches, result, arrays)
     raise ProbeDone()
+
+
+_NO_MODEL = ("a custom training loop: tfrepro sees its variables, gradients and optimizer at the "
+             "first apply_gradients, not its model or batch")
+
+
+def at_first_apply(rec, optimizer, grads_and_vars, spec, result, arrays):
+    """A custom loop's probe at its first eager `apply_gradients`: initial variables, the
+    optimizer's configuration, the loss and gradients of the first step (comparable only when
+    both sides start from the same variables), one update of a fresh copy of the optimizer from
+    A's variables and gradients. Raises ProbeDone (or ProbeFailed)."""
+    np, tf = rec.np, rec.tf
+    if not tf.executing_eagerly():
+        raise ProbeFailed("the script's first apply_gradients runs inside a tf.function: explain "
+                          "needs an eager step (or a Keras fit) to read its gradients")
+    pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+    variables = [v for _, v in pairs]
+    own = [np.array(v) for v in variables]
+    names = [str(getattr(v, "path", None) or v.name) for v in variables]
+    arrays["weight_names"] = np.array(names)
+    for i, w in enumerate(own):
+        arrays["init_%d" % i] = w
+    sources = rec.sources
+    if sources:
+        result["data_sha256_used"] = result["data_sha256"] = arrays_sha256(enumerate(sources))
+        result["probe_data"] = "the arrays given to tf.data sources (the loop's batches: not seen)"
+    else:
+        result["data_unavailable"] = "the loop's data does not come from tf.data " \
+            "from_tensor_slices/from_tensors arrays"
+    arrays["batch_index"] = np.zeros(0, dtype=np.int64)
+    arrays["trajectory"] = np.zeros((0, 0))
+    result["configs"] = {"optimizer": {"class": type(optimizer).__name__,
+                                       "config": stages._config(optimizer)}}
+    for stage in ("forward", "train_forward"):
+        result[stage + "_unavailable"] = _NO_MODEL
+    result["trajectory_unavailable"] = "a custom loop's steps are the script's own: not run " \
+        "in lockstep"
+    result["trainable_names"] = names
+    a_init = stages.load_list(np, spec["weights_path"], "init_") if spec.get("weights_path") \
+        else own
+    same = len(a_init) == len(own) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(a_init, own))
+    if same:
+        for i, (g, _) in enumerate(pairs):
+            arrays["grad_%d" % i] = np.asarray(g)
+        if rec.pending is not None:
+            result["probe_loss"] = rec.pending
+        else:
+            result["loss_unavailable"] = "the step's loss is not a scalar GradientTape target"
+    else:
+        why = "computed by the script from its own initial variables, which differ from A's " \
+              "(see init): not comparable"
+        result["gradient_unavailable"] = result["loss_unavailable"] = why
+        for v, w in zip(variables, a_init):
+            v.assign(w)
+    start = [np.array(v) for v in variables]
+    grads = stages.load_list(np, spec["grads_path"], "grad_") if spec.get("grads_path") else \
+        [np.asarray(g) for g, _ in pairs]
+    if len(grads) != len(variables):  # A's gradients were not measured either
+        result["optimizer_unavailable"] = "A's gradients are not comparable (see gradient)"
+    else:
+        from .train import copy_optimizer
+
+        opt, why = copy_optimizer(optimizer)
+        if opt is None:
+            result["optimizer_unavailable"] = why
+        else:
+            try:
+                opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+                for i, v in enumerate(variables):
+                    arrays["update_%d" % i] = np.array(v) - start[i]
+                result["update_optimizer"] = type(opt).__name__
+            except Exception as exc:  # noqa: BLE001 - not measured, never substituted
+                result["optimizer_unavailable"] = "%s: %s" % (type(exc).__name__, exc)
+    raise ProbeDone()
