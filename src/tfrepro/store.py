@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import socket
 import sqlite3
 import tempfile
 import time
@@ -20,7 +22,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from tfrepro import files
+from tfrepro import files, process
 from tfrepro.errors import StoreError
 from tfrepro.record import (
     FINISHED,
@@ -70,6 +72,10 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (result_id, step)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_cell ON results (cell_id);
+CREATE TABLE IF NOT EXISTS claims (
+    cell_id TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS explanations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created TEXT, a TEXT, b TEXT, seed INTEGER, result TEXT
@@ -247,6 +253,38 @@ class Store:
             )
             found.update(r[0] for r in rows)
         return found
+
+    # --- claims: two runs on one store never run the same cell at once ------------------
+    def claim(self, cell_id: str, owner: str, lease: float) -> bool:
+        """Claim a cell for `owner` for `lease` seconds; False while another owner holds it.
+        A claim whose lease ran out, or whose owner process on this host is gone (killed), is
+        taken over."""
+        now, host = time.time(), socket.gethostname()
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT owner, pid, host, expires FROM claims WHERE cell_id=?", (cell_id,)
+            ).fetchone()
+            held = row is not None and row[0] != owner and row[3] > now
+            if held and (row[2] != host or process.alive(int(row[1]))):
+                return False
+            c.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                (cell_id, owner, os.getpid(), host, now + lease),
+            )
+        return True
+
+    def renew(self, owner: str, lease: float) -> None:
+        """Extend every claim of `owner` by `lease` seconds from now (its heartbeat)."""
+        with self._tx() as c:
+            c.execute("UPDATE claims SET expires=? WHERE owner=?", (time.time() + lease, owner))
+
+    def release(self, owner: str, cell_id: str | None = None) -> None:
+        """Drop `owner`'s claim on one cell, or all of its claims."""
+        with self._tx() as c:
+            if cell_id is None:
+                c.execute("DELETE FROM claims WHERE owner=?", (owner,))
+            else:
+                c.execute("DELETE FROM claims WHERE owner=? AND cell_id=?", (owner, cell_id))
 
     def record(self, row: CellResult, losses: list[float]) -> int:
         """Insert one cell result and its per-step losses in a single transaction."""

@@ -108,3 +108,29 @@ def test_an_exception_in_on_done_propagates() -> None:
 
     with pytest.raises(KeyError):
         run_pool([1, 2, 3], lambda i: i, jobs=2, on_done=on_done)
+
+
+def test_items_another_process_holds_wait_and_finished_ones_are_skipped() -> None:
+    asked: dict[int, int] = {}
+    ticks: list[int] = []
+
+    def ready(item: int) -> str:
+        asked[item] = asked.get(item, 0) + 1
+        if item == 1:
+            return "skip"  # finished meanwhile elsewhere
+        if item == 2 and asked[item] < 3:
+            return "wait"  # held by another run for two polls
+        return "run"
+
+    done: list[int] = []
+    run_pool(
+        [0, 1, 2, 3],
+        lambda i: i * 10,
+        jobs=1,
+        on_done=lambda i, r: done.append(r),
+        ready=ready,
+        tick=lambda: ticks.append(1),
+        poll=0.01,
+    )
+    assert sorted(done) == [0, 20, 30] and asked[2] == 3 and asked[1] == 1
+    assert ticks  # the heartbeat ran while items waited

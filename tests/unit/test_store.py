@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -270,3 +275,47 @@ def test_a_store_from_before_explanations_gets_the_table(tmp_path: Path) -> None
     s.put_explanation({"a": "2.9", "b": "2.15", "seed": 0})
     assert [e["a"] for e in s.explanations()] == ["2.9"]
     s.close()
+
+
+def test_a_claimed_cell_is_refused_to_a_second_owner_until_released(tmp_path: Path) -> None:
+    one, two = Store(tmp_path / "st"), Store(tmp_path / "st")  # two runs, one store
+    assert one.claim("cell-a", "host:1:1", lease=60)
+    assert one.claim("cell-a", "host:1:1", lease=60)  # its own claim again: still its
+    assert not two.claim("cell-a", "host:2:2", lease=60)
+    assert two.claim("cell-b", "host:2:2", lease=60)  # other cells are free
+    one.release("host:1:1", "cell-a")
+    assert two.claim("cell-a", "host:2:2", lease=60)
+    two.release("host:2:2")  # all of its claims
+    assert one.claim("cell-a", "host:1:1", lease=60) and one.claim("cell-b", "host:1:1", 60)
+    one.close(), two.close()
+
+
+def test_an_expired_claim_is_taken_over_and_renewal_keeps_it(tmp_path: Path) -> None:
+    one, two = Store(tmp_path / "st"), Store(tmp_path / "st")
+    assert one.claim("cell-a", "owner-1", lease=0.2)
+    one.renew("owner-1", lease=60)  # the heartbeat
+    time.sleep(0.3)
+    assert not two.claim("cell-a", "owner-2", lease=60)
+    assert one.claim("cell-c", "owner-1", lease=0.05)
+    time.sleep(0.1)
+    assert two.claim("cell-c", "owner-2", lease=60)  # its lease ran out
+    one.close(), two.close()
+
+
+def test_a_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    store = Store(tmp_path / "st")
+    store.conn.execute(
+        "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
+        ("cell-a", f"{socket.gethostname()}:{pid}:1", pid, socket.gethostname(), time.time() + 60),
+    )
+    assert store.claim("cell-a", "me", lease=60)
+    # a live owner on another host keeps its claim for the whole lease
+    store.conn.execute(
+        "INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
+        ("cell-b", "elsewhere:1:1", os.getpid(), "another-host", time.time() + 60),
+    )
+    assert not store.claim("cell-b", "me", lease=60)
+    store.close()

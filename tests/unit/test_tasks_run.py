@@ -65,6 +65,9 @@ class Recorder:
     def cell_done(self, cell: Cell, outcome: cellrun.Outcome) -> None:
         self.events.append(("cell_done", (cell.id, outcome.status)))
 
+    def cell_elsewhere(self, cell: Cell) -> None:
+        self.events.append(("cell_elsewhere", cell.id))
+
     def of(self, kind: str) -> list[Any]:
         return [v for k, v in self.events if k == kind]
 

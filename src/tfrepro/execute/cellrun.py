@@ -51,6 +51,7 @@ def cell_environment(cell: Cell) -> dict[str, str]:
     env["PYTHONHASHSEED"] = str(cell.seed)
     env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["TFREPRO_HOST_PID"] = str(os.getpid())  # the runner dies with this process
     env.update(dict(cell.env_vars))
     return env
 

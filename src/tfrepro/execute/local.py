@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
@@ -17,27 +18,49 @@ def run_pool(
     jobs: int,
     on_start: Callable[[T], None] | None = None,
     on_done: Callable[[T, R], None],
+    ready: Callable[[T], str] | None = None,
+    tick: Callable[[], None] | None = None,
+    poll: float = 1.0,
 ) -> None:
     """Run `work` over items with at most `jobs` at a time; `on_done` runs on the caller's thread.
 
     Results are handed back in completion order so the caller can record each one as soon
     as it exists (a later crash of the host then loses only the items still in flight).
+    `ready(item)`, asked on the caller's thread just before an item would start, says "run",
+    "skip" (drop it) or "wait" (ask again after `poll` seconds: e.g. another process holds it).
+    `tick()` runs on the caller's thread at least every `poll` seconds while items run or wait.
     """
     pending = list(items)
     pending.reverse()
+    waiting: list[T] = []
     running: dict[Future[R], T] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         try:
-            while pending or running:
+            while pending or running or waiting:
                 while pending and len(running) < max(1, jobs):
                     item = pending.pop()
+                    state = ready(item) if ready else "run"
+                    if state == "wait":
+                        waiting.append(item)
+                        continue
+                    if state == "skip":
+                        continue
                     if on_start:
                         on_start(item)
                     running[pool.submit(work, item)] = item
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                timeout = poll if (waiting or tick) else None
+                if running:
+                    done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                else:
+                    done = set()
+                    time.sleep(poll)
                 for fut in done:
                     item = running.pop(fut)
                     on_done(item, fut.result())
+                if tick:
+                    tick()
+                if waiting and not pending:
+                    pending, waiting = list(reversed(waiting)), []
         except BaseException:
             for fut in running:
                 fut.cancel()

@@ -102,3 +102,12 @@ class RichReporter:
             highlight=False,
             soft_wrap=True,
         )
+
+    def cell_elsewhere(self, cell: Cell) -> None:
+        self.progress.advance(self._task(self._cells))
+        self.console.print(
+            f"[dim]{'skipped':>8} {cell.describe()} (finished meanwhile by another run on "
+            "this store)[/]",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from tfrepro import process
 from tfrepro import spec as spec_mod
 from tfrepro.envs import provision
 from tfrepro.envs.catalogue import version_key
@@ -33,6 +35,7 @@ class Reporter(Protocol):
     def env_done(self, env: EnvRequest, error: str | None) -> None: ...
     def cell_started(self, cell: Cell) -> None: ...
     def cell_done(self, cell: Cell, outcome: cellrun.Outcome) -> None: ...
+    def cell_elsewhere(self, cell: Cell) -> None: ...  # finished by another run on the store
 
 
 @dataclass
@@ -187,12 +190,64 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
             shutil.rmtree(work_root / f"{cell.id}-{os.getpid()}", ignore_errors=True)
             reporter.cell_done(cell, outcome)
 
-        run_pool(runnable, work, jobs=opts.jobs, on_start=reporter.cell_started, on_done=record)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+        wanted = SETTLED if opts.retry_failed else FINISHED
+        claims = _Claims(store, owner)
+
+        def ready(cell: Cell) -> str:
+            # another run on this store may have finished it, or be running it now
+            if not opts.rerun and store.finished([cell.id], wanted):
+                reporter.cell_elsewhere(cell)
+                return "skip"
+            return "run" if claims.take(cell.id) else "wait"
+
+        def record_and_release(cell: Cell, outcome: cellrun.Outcome) -> None:
+            record(cell, outcome)
+            claims.drop(cell.id)
+
+        try:
+            run_pool(
+                runnable,
+                work,
+                jobs=opts.jobs,
+                on_start=reporter.cell_started,
+                on_done=record_and_release,
+                ready=ready,
+                tick=claims.renew,
+            )
+        finally:
+            claims.drop_all()
         store.end_run(run_id)
         return [c.id for c in cells]
     finally:
         _clean_stale_work(store.root / "work")
         store.close()
+
+
+class _Claims:
+    """This run's claims on cells (Store.claim), renewed well before their lease runs out."""
+
+    LEASE = 60.0  # seconds; renewed every RENEW seconds while the run lives
+
+    RENEW = 10.0
+
+    def __init__(self, store: Store, owner: str) -> None:
+        self.store, self.owner = store, owner
+        self.renewed = time.monotonic()
+
+    def take(self, cell_id: str) -> bool:
+        return self.store.claim(cell_id, self.owner, self.LEASE)
+
+    def renew(self) -> None:
+        if time.monotonic() - self.renewed >= self.RENEW:
+            self.store.renew(self.owner, self.LEASE)
+            self.renewed = time.monotonic()
+
+    def drop(self, cell_id: str) -> None:
+        self.store.release(self.owner, cell_id)
+
+    def drop_all(self) -> None:
+        self.store.release(self.owner)
 
 
 def _clean_stale_work(work_root: Path) -> None:
@@ -201,15 +256,5 @@ def _clean_stale_work(work_root: Path) -> None:
         return
     for path in work_root.iterdir():
         pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process.alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
