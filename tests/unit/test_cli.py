@@ -173,3 +173,34 @@ def test_bisect_probes_are_described_in_words() -> None:
     assert probe_detail(bitwise) == "1 of 1 seeds bitwise identical to the good release"
     failed = {"release": "2.10.0", "verdict": "inconclusive", "reason": "no cell finished ok"}
     assert probe_detail(failed) == "reason=no cell finished ok"
+
+
+def _bisect_text(**over: object) -> str:
+    from rich.console import Console
+
+    from tfrepro.report.views import bisect_result
+
+    result: dict = {
+        "probes": [{"release": "2.10.0", "verdict": "bad", "seeds_identical": 0, "seeds": 1}],
+        "status": "found",
+        "good": "2.9.3",
+        "bad": "2.11.1",
+        "first_bad": "2.10.0",
+        "last_good": "2.9.3",
+        "candidates": 4,
+        "max_probes": 3,
+        "direction": "regression",
+        **over,
+    }
+    console = Console(record=True, width=200)
+    bisect_result(console, result)
+    return console.export_text()
+
+
+def test_bisect_with_good_newer_than_bad_says_it_searches_for_a_fix() -> None:
+    regression = _bisect_text()
+    assert "first release that changes: 2.10.0" in regression and "backwards" not in regression
+    fix = _bisect_text(good="2.11.1", bad="2.9.3", first_bad="2.10.0", last_good="2.11.0",
+                       direction="fix")  # fmt: skip
+    assert "--good 2.11.1 is newer than --bad 2.9.3: searching backwards" in fix
+    assert "the change came in 2.11.0" in fix and "still behaves like 2.9.3 is 2.10.0" in fix

@@ -229,3 +229,25 @@ def test_stale_work_folders_of_dead_processes_are_removed(tmp_path: Path) -> Non
     mine.mkdir()
     workflow._clean_stale_work(work)
     assert not dead.exists() and mine.exists()
+
+
+def _cell(tf: str, seed: int, final: str, accuracy: float) -> dict[str, Any]:
+    return {"tf_version": tf, "seed": seed, "status": "ok", "final_weights_sha256": final,
+            "metrics": {"accuracy": accuracy}}  # fmt: skip
+
+
+def test_the_suggested_explain_pair_is_the_most_different_not_an_identical_one() -> None:
+    from tfrepro.tasks.run import RunResult
+
+    def pair(cells: list[dict[str, Any]]) -> tuple[str, str] | None:
+        return RunResult(None, cells, 1.0).explain_pair()  # type: ignore[arg-type]
+
+    # 2.15 and 2.21 train bitwise identically; 2.16 differs on every seed
+    same = [_cell("2.15.1", 0, "a", 0.90), _cell("2.15.1", 1, "b", 0.92)]
+    same += [_cell("2.21.0", 0, "a", 0.90), _cell("2.21.0", 1, "b", 0.92)]
+    keras3 = [_cell("2.16.2", 0, "c", 0.80), _cell("2.16.2", 1, "d", 0.81)]
+    assert pair(same + keras3) == ("2.15.1", "2.16.2")  # a tie on the gap: the older pair
+    # more seeds differing wins first; then the larger metric gap
+    worse = [*same[:3], _cell("2.21.0", 1, "z", 0.10)]
+    assert pair(worse + keras3) == ("2.16.2", "2.21.0")
+    assert pair(same) is None  # nothing differs: no explain suggested

@@ -77,7 +77,7 @@ def _run_spec(
     views.script_notes(console, result)
     run_summary(console, result.cells)
     # explain rebuilds one cell per release from the spec alone: only hint where that works
-    explainable = set(overrides) <= {"matrix.tf", "matrix.seeds"} and spec.script is None
+    explainable = set(overrides) <= {"matrix.tf", "matrix.seeds", "script.command", "script.cwd"}
     views.run_footer(console, result, opts.store, spec_path=spec_path, explainable=explainable)
     return 0
 

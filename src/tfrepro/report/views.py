@@ -6,6 +6,7 @@ Suggested commands are printed as plain text (no markup, no wrapping) so they ca
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,8 +56,15 @@ def run_footer(
         return
     hint = f"next: `tfrepro compare{flag}` (real or noise?), `tfrepro report{flag}` (HTML)"
     if explainable and result.one_setting:
-        where = f" {spec_path}" if spec_path else ""
-        hint += f", `tfrepro explain {releases[0]} {releases[-1]}{where}{flag}` (where, why)"
+        pair = result.explain_pair()
+        if pair is None:
+            hint += "; every release trained bitwise identically (nothing for explain to find)"
+        else:
+            where = f" {spec_path}" if spec_path else ""
+            script = result.planned.spec.script
+            # a script from the command line is named again after `--` (a spec names its own)
+            tail = f" -- {shlex.join(script.command)}" if script and not spec_path else ""
+            hint += f", `tfrepro explain {pair[0]} {pair[1]}{where}{flag}{tail}` (where, why)"
     _plain(console, hint)
 
 
@@ -127,9 +135,23 @@ def explanation_kept(console: Console, store: Path) -> None:
 
 
 def bisect_result(console: Console, result: dict[str, Any]) -> None:
+    fix = result.get("direction") == "fix"
+    if fix:
+        _plain(
+            console,
+            f"--good {result['good']} is newer than --bad {result['bad']}: searching backwards "
+            "for the release that fixed (or changed) it",
+        )
     for p in result["probes"]:
         _plain(console, f"probe {p['release']:<8} {p['verdict']:<12} {probe_detail(p)}")
-    if result["status"] == "found":
+    if result["status"] == "found" and fix:
+        console.print(
+            f"\n[bold]the change came in {result['last_good']}[/]: the newest release that "
+            f"still behaves like {result['bad']} is {result['first_bad']}; "
+            f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
+            f"(bound {result['max_probes']})"
+        )
+    elif result["status"] == "found":
         console.print(
             f"\n[bold]first release that changes: {result['first_bad']}[/] "
             f"(last like {result['good']}: {result['last_good']}); "

@@ -19,6 +19,7 @@ from tfrepro.analysis import attribution, bisection
 from tfrepro.analysis.compare import compare_cells
 from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.envs import catalogue
+from tfrepro.envs.catalogue import version_key
 from tfrepro.errors import UsageError
 from tfrepro.record import CellRecord, Status
 from tfrepro.spec import Spec
@@ -155,6 +156,8 @@ def bisect(
     result.update(
         good=g,
         bad=b,
+        # --good newer than --bad: the search runs backwards, for the release that fixed it
+        direction="fix" if version_key(g) > version_key(b) else "regression",
         criterion=criterion,
         candidates=len(versions),
         max_probes=bisection.max_probes(len(versions)),

@@ -47,6 +47,10 @@ def compare_store(
 ) -> Comparison:
     with Store(store_path, create=False) as store:
         found = load.cells(store, by)
+        if not found:  # as report says it
+            raise UsageError(
+                f"the store at '{store.root}' has no cells yet: run `tfrepro run` first"
+            )
         if margin is None:
             margin = load.spec_margin(store, found)
     rows = compare.compare_cells(

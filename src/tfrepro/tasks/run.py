@@ -6,6 +6,7 @@ a `RunResult` the CLI renders.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -62,6 +63,47 @@ class RunResult:
             if first
             else True
         )
+
+    def explain_pair(self) -> tuple[str, str] | None:
+        """The two releases worth explaining: the pair whose final weights differ on the most
+        seeds, then by the largest gap in a final metric's mean; None when every release
+        trained bitwise identically (nothing to explain)."""
+        by: dict[str, dict[int, CellRecord]] = {}
+        for c in self.cells:
+            if c["status"] == Status.OK:
+                by.setdefault(c["tf_version"], {})[c["seed"]] = c
+        releases = sorted(by, key=version_key)
+        best: tuple[tuple[float, float], tuple[str, str]] | None = None
+        for i, a in enumerate(releases):
+            for b in releases[i + 1 :]:
+                seeds = sorted(set(by[a]) & set(by[b]))
+                differ = [
+                    s
+                    for s in seeds
+                    if by[a][s]["final_weights_sha256"] != by[b][s]["final_weights_sha256"]
+                ]
+                if not differ:
+                    continue
+                score = (len(differ) / len(seeds), _metric_gap(by[a], by[b], seeds))
+                if best is None or score > best[0]:
+                    best = (score, (a, b))
+        return None if best is None else best[1]
+
+
+def _metric_gap(a: dict[int, CellRecord], b: dict[int, CellRecord], seeds: list[int]) -> float:
+    """The largest difference between the two groups' mean final metrics (0 when none)."""
+    gaps = [0.0]
+    names = set.intersection(*({*(a[s]["metrics"] or {}), *(b[s]["metrics"] or {})}
+                               for s in seeds))  # fmt: skip
+    for name in names:
+        try:
+            mean_a = sum(float(a[s]["metrics"][name]) for s in seeds) / len(seeds)
+            mean_b = sum(float(b[s]["metrics"][name]) for s in seeds) / len(seeds)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(mean_a - mean_b):
+            gaps.append(abs(mean_a - mean_b))
+    return max(gaps)
 
 
 def load_spec(path: Path | None, overrides: dict[str, object] | None = None) -> Spec:
