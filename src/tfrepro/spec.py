@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from tfrepro.errors import SpecError
 
@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 
 class ModelSpec(_Strict):
     source: str = "builtin:mlp"
-    hidden: Annotated[int, Field(gt=0)] = 64
+    hidden: Annotated[int, Strict(), Field(gt=0)] = 64
 
     @field_validator("source")
     @classmethod
@@ -48,12 +48,12 @@ class ModelSpec(_Strict):
 
 class DataSpec(_Strict):
     name: str = "digits"
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    test_fraction: Annotated[float, Strict(), Field(gt=0, lt=1)] = 0.25
     shuffle: Literal["host", "framework", "none"] = "host"
-    n_samples: Annotated[int, Field(gt=10)] = 1000
-    n_features: Annotated[int, Field(gt=0)] = 20
-    n_classes: Annotated[int, Field(gt=1)] = 2
-    data_seed: Annotated[int, Field(ge=0)] = 0
+    n_samples: Annotated[int, Strict(), Field(gt=10)] = 1000
+    n_features: Annotated[int, Strict(), Field(gt=0)] = 20
+    n_classes: Annotated[int, Strict(), Field(gt=1)] = 2
+    data_seed: Annotated[int, Strict(), Field(ge=0)] = 0
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -69,10 +69,10 @@ class DataSpec(_Strict):
 
 
 class TrainSpec(_Strict):
-    epochs: Annotated[int, Field(gt=0, le=10_000)] = 3
-    batch_size: Annotated[int, Field(gt=0)] = 64
+    epochs: Annotated[int, Strict(), Field(gt=0, le=10_000)] = 3
+    batch_size: Annotated[int, Strict(), Field(gt=0)] = 64
     optimizer: Literal["adam", "sgd", "rmsprop", "adagrad"] = "adam"
-    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    learning_rate: Annotated[float, Strict(), Field(gt=0)] = 1e-3
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
@@ -127,7 +127,7 @@ class Knobs(_Strict):
     """Each knob is an axis: a list of values, every combination becomes cells."""
 
     onednn: list[Literal["default", "on", "off"]] = ["default"]
-    threads: list[Annotated[int, Field(ge=0)]] = [1]  # 0 = TensorFlow's own default
+    threads: list[Annotated[int, Strict(), Field(ge=0)]] = [1]  # 0 = TensorFlow's own default
     determinism: list[bool] = [True]
     xla: list[Literal["default", "on", "off"]] = ["default"]
     legacy_keras: list[bool] = [False]
@@ -146,7 +146,7 @@ class Knobs(_Strict):
 
 class MatrixSpec(_Strict):
     tf: list[str] = []
-    seeds: list[Annotated[int, Field(ge=0, lt=2**31)]] = [0]
+    seeds: list[Annotated[int, Strict(), Field(ge=0, lt=2**31)]] = [0]
     python: str | None = None
     resolution: Literal["era", "latest"] = "era"
     keras: list[str] = []
@@ -205,8 +205,8 @@ class Spec(_Strict):
     params: dict[str, Any] = {}
     script: ScriptSpec | None = None
     matrix: MatrixSpec = MatrixSpec()
-    timeout: Annotated[float, Field(gt=0)] = 900.0
-    margin: Annotated[float, Field(gt=0)] | None = None
+    timeout: Annotated[float, Strict(), Field(gt=0)] = 900.0
+    margin: Annotated[float, Strict(), Field(gt=0)] | None = None
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     # Where relative paths resolve; not part of the TOML.
@@ -267,7 +267,8 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Spec:
             f"spec file '{path}' does not exist; give the path of a TOML experiment spec"
         )
     try:
-        raw = tomllib.loads(path.read_text())
+        # utf-8-sig: a spec saved by an editor that writes a byte-order mark reads as written
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: invalid TOML: {exc}; fix the syntax") from exc
     except UnicodeDecodeError as exc:

@@ -47,3 +47,21 @@ def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[st
         f"exit {done.returncode}\nSTDOUT:\n{done.stdout}\nSTDERR:\n{done.stderr}"
     )
     return done
+
+
+SCRIPTS = Path(__file__).parent.parent / "fixtures" / "scripts"
+
+
+def script_project(tmp_path: Path) -> Path:
+    """A user's project folder: the fixture scripts and the digits they read from data/."""
+    import shutil
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    project = tmp_path / "project"
+    shutil.copytree(SCRIPTS, project)
+    (project / "data").mkdir()
+    digits = load_digits()
+    np.savez(project / "data" / "digits.npz", x=digits.data.astype("float32"), y=digits.target)
+    return project

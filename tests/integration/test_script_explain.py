@@ -11,33 +11,19 @@ masks); running B with legacy Keras (tf_keras) closes it.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
-from .helpers import cells, ok, tfrepro
+from .helpers import cells, ok, script_project, tfrepro
 
 pytestmark = pytest.mark.integration
-
-SCRIPTS = Path(__file__).parent.parent / "fixtures" / "scripts"
-
-
-def _project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(SCRIPTS, project)
-    (project / "data").mkdir()
-    digits = load_digits()
-    np.savez(project / "data" / "digits.npz", x=digits.data.astype("float32"), y=digits.target)
-    return project
 
 
 def test_explain_on_the_tutorial_script_names_stage_layer_and_knob(
     tmp_path: Path, env_cache: Path
 ) -> None:
-    project = _project(tmp_path)
+    project = script_project(tmp_path)
     store = tmp_path / "store"
     args = ["explain", "2.15", "2.16", "--store", store, "--knobs", "legacy_keras", "--json"]
     done = ok(tfrepro(*args, "--", "python", "tutorial_cnn.py", "--epochs", "2",
@@ -65,7 +51,7 @@ def test_explain_on_the_tutorial_script_names_stage_layer_and_knob(
 def test_explain_on_a_subclassed_model_says_what_it_cannot_measure(
     tmp_path: Path, env_cache: Path
 ) -> None:
-    project = _project(tmp_path)
+    project = script_project(tmp_path)
     store = tmp_path / "store"
     script = ["--", "python", "subclassed_data.py"]
     # run mode first: fit on a tf.data pipeline, a model built inside fit

@@ -9,33 +9,19 @@ GradientTape loop over a tf.data pipeline with a seeded shuffle.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
-from .helpers import cells, ok, tfrepro
+from .helpers import SCRIPTS, cells, ok, script_project, tfrepro
 
 pytestmark = pytest.mark.integration
 
-SCRIPTS = Path(__file__).parent.parent / "fixtures" / "scripts"
-
-
-def _project(tmp_path: Path) -> Path:
-    """A user's project folder: the scripts and the digits they read from data/."""
-    project = tmp_path / "project"
-    shutil.copytree(SCRIPTS, project)
-    (project / "data").mkdir()
-    digits = load_digits()
-    np.savez(project / "data" / "digits.npz", x=digits.data.astype("float32"), y=digits.target)
-    return project
-
 
 def test_a_tutorial_script_on_keras_2_and_3_unchanged(tmp_path: Path, env_cache: Path) -> None:
-    project = _project(tmp_path)
+    project = script_project(tmp_path)
     store = tmp_path / "store"
     script = ["--", "python", "tutorial_cnn.py", "--epochs", "2"]
     run = ["run", "--tf", "2.15,2.16", "--seeds", "0,1", "--jobs", "2", "--store", store]
@@ -76,7 +62,7 @@ def test_a_tutorial_script_on_keras_2_and_3_unchanged(tmp_path: Path, env_cache:
 
 
 def test_crash_self_seeding_notebook_and_custom_loop(tmp_path: Path, env_cache: Path) -> None:
-    project = _project(tmp_path)
+    project = script_project(tmp_path)
     store = tmp_path / "store"
 
     def run(*args: str) -> str:
@@ -147,7 +133,7 @@ def test_crash_self_seeding_notebook_and_custom_loop(tmp_path: Path, env_cache: 
 def test_a_tf1_session_script_on_1_15(tmp_path: Path, env_cache: Path) -> None:
     """Placeholders, tf.train.AdamOptimizer().minimize, Session.run([train_op, loss], feed_dict)
     on TF 1.15 in graph mode, as the script would run bare (no eager mode forced on it)."""
-    project = _project(tmp_path)
+    project = script_project(tmp_path)
     store = tmp_path / "store"
     script = ["--", "python", "tf1_session.py"]
     ok(tfrepro("run", "--tf", "1.15", "--seeds", "0,1", "--store", store, *script,
@@ -183,7 +169,7 @@ def test_a_tf1_session_script_on_1_15(tmp_path: Path, env_cache: Path) -> None:
 def test_bisect_on_a_script(tmp_path: Path, env_cache: Path) -> None:
     """bisect runs script cells like any others: 2.15 → 2.16 is the Keras 3 switch, so the
     first release whose tutorial-script weights differ is 2.16.1 (2.16.0 was never released)."""
-    project = _project(tmp_path)
+    project = script_project(tmp_path)
     store = tmp_path / "store"
     done = ok(tfrepro("bisect", "--good", "2.15", "--bad", "2.16", "--json", "--store", store,
                       "--", "python", "tutorial_cnn.py", "--epochs", "1",

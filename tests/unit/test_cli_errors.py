@@ -35,6 +35,13 @@ def npz_without_y_test(path: Path) -> None:
     )
 
 
+def empty_store(path: Path) -> None:
+    """A store with no cells, in the folder of `path`."""
+    from tfrepro.store import Store
+
+    Store(path.parent).close()
+
+
 def spec(body: str, tf: bool = True) -> str:
     """A spec file: `body`, plus a [matrix] table with tf = ["2.16"] unless body has one."""
     if tf and "[matrix]" not in body:
@@ -274,6 +281,36 @@ CASES: dict[str, Case] = {
     ),
     "unknown subcommand": Case(("frobnicate",), ("'frobnicate'",)),
     "versions unknown flag": Case(("versions", "--bogus"), ("--bogus",)),
+    # --- strict numbers: no NaN or infinity for a number, no bool or string for one ----------
+    "nan timeout": Case((*RUN, *TF, "--timeout", "nan", *DRY), ("--timeout", "finite", "'nan'")),
+    "infinite timeout": Case((*RUN, *TF, "--timeout", "inf", *DRY), ("--timeout", "finite")),
+    "nan alpha": Case(("compare", "--alpha", "nan"), ("--alpha", "finite")),
+    "nan older-than": Case(("envs", "prune", "--older-than", "nan"), ("--older-than", "finite")),
+    "explain nan timeout": Case(("explain", "2.9", "2.15", "--timeout", "nan"), ("--timeout",)),
+    "bool batch_size": Case(
+        (*RUN, "s.toml", *DRY),
+        ("train.batch_size", "integer", "True"),
+        {"s.toml": spec("[train]\nbatch_size = true\n")},
+    ),
+    "bool learning_rate": Case(
+        (*RUN, "s.toml", *DRY),
+        ("train.learning_rate", "number"),
+        {"s.toml": spec("[train]\nlearning_rate = true\n")},
+    ),
+    "float epochs": Case(
+        (*RUN, "s.toml", *DRY),
+        ("train.epochs", "integer", "2.5"),
+        {"s.toml": spec("[train]\nepochs = 2.5\n")},
+    ),
+    "string epochs": Case(
+        (*RUN, "s.toml", *DRY), ("train.epochs", "'3'"), {"s.toml": spec('[train]\nepochs = "3"\n')}
+    ),
+    "nan timeout in the spec": Case(
+        (*RUN, "s.toml", *DRY), ("timeout",), {"s.toml": spec("timeout = nan\n")}
+    ),
+    "compare on an empty store": Case(
+        ("compare", "--store", "st"), ("no cells yet", "tfrepro run"), {"st/.keep": empty_store}
+    ),
 }
 
 

@@ -233,3 +233,10 @@ def test_valid_requirements_and_env_names_pass() -> None:
     )
     assert len(s.matrix.requirements) == 3
     assert set(s.matrix.env) == {"TF_NUM_INTEROP_THREADS", "_X"}
+
+
+def test_a_spec_saved_with_a_byte_order_mark_reads_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "exp.toml"
+    path.write_bytes(b'\xef\xbb\xbfname = "bom"\n[matrix]\ntf = ["2.15"]\n')
+    loaded = spec_mod.load(path)
+    assert loaded.name == "bom" and loaded.matrix.tf == ["2.15"]
