@@ -35,7 +35,8 @@ def _probe(**over: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "trajectory": _steps(0.3),  # weights after each lockstep step
     }
     for key, value in over.items():
-        (arrays if key in arrays else result)[key] = value
+        is_array = key in arrays or key.startswith("mstat_")  # moving statistics' updates
+        (arrays if is_array else result)[key] = value
     return result, arrays
 
 
@@ -177,3 +178,20 @@ def test_a_script_probe_names_the_batch_array_that_differs(
     b, b_arrays = _probe(probe_batch=b_batch, data_sha256_used="e" * 64)
     stages = divergence.compare_probes(a, a_arrays, b, b_arrays)
     assert divergence.first_divergence(stages) == {"stage": "data", "layer": where}
+
+
+def test_batchnorm_moving_statistics_that_update_differently_are_named() -> None:
+    # same training-mode outputs, another moving-mean update (e.g. a momentum default changed)
+    names = ["bn/moving_mean", "bn/moving_variance"]
+    a, a_arrays = _probe(moving_names=names, mstat_0=np.full(2, 0.01, np.float32),
+                         mstat_1=np.zeros(2, np.float32))  # fmt: skip
+    b, b_arrays = _probe(moving_names=names, mstat_0=np.full(2, 0.001, np.float32),
+                         mstat_1=np.zeros(2, np.float32))  # fmt: skip
+    stages = divergence.compare_probes(a, a_arrays, b, b_arrays)
+    assert divergence.first_divergence(stages) == {
+        "stage": "train_forward",
+        "layer": "moving statistics bn/moving_mean",
+    }
+    items = {i["name"]: i["bitwise"] for i in stages["train_forward"]["items"]}
+    assert items == {"dense": True, "moving statistics bn/moving_mean": False,
+                     "moving statistics bn/moving_variance": True}  # fmt: skip

@@ -234,11 +234,17 @@ def compare_probes(
         **cfg,
     }
     layer_names = a.get("layer_names") or []
-    for stage, prefix in (("forward", "fwd_"), ("train_forward", "tfwd_")):
-        out[stage] = _stage(
-            array_diffs(_listed(a_arrays, prefix), _listed(b_arrays, prefix), layer_names),
-            tol.get(stage, 0.0),
-        )
+    out["forward"] = _stage(
+        array_diffs(_listed(a_arrays, "fwd_"), _listed(b_arrays, "fwd_"), layer_names),
+        tol.get("forward", 0.0),
+    )
+    # training mode: each layer's output, then the moving statistics it updated (BatchNorm)
+    moving = [f"moving statistics {n}" for n in a.get("moving_names") or []]
+    out["train_forward"] = _stage(
+        array_diffs(_listed(a_arrays, "tfwd_"), _listed(b_arrays, "tfwd_"), layer_names)
+        + array_diffs(_listed(a_arrays, "mstat_"), _listed(b_arrays, "mstat_"), moving),
+        tol.get("train_forward", 0.0),
+    )
     loss_gap = abs(float(a.get("probe_loss", 0.0)) - float(b.get("probe_loss", 0.0)))
     out["loss"] = {
         "diverged": loss_gap > tol.get("loss", 0.0),

@@ -3,7 +3,8 @@
 Stages, each saved for the host to compare between two environments:
 configs (model, layers, optimizer, loss as the release reports them); init weights;
 then, from the transplanted weights if given: each layer's forward output in inference mode
-and again in training mode (dropout, noise, batch statistics), the loss, the gradients, one
+and again in training mode (dropout, noise, batch statistics, and the update of BatchNorm's
+moving statistics), the loss, the gradients, one
 optimizer update (applied to the given gradients, so both sides update from identical weights
 *and* gradients), and K training steps in lockstep.
 
@@ -115,13 +116,19 @@ def forward(np, keras, model, xb, result, arrays):
         result["forward_unavailable"] = result["train_forward_unavailable"] = reason
         return
     result["layer_names"] = [l.name for l in layers]
+    moving = list(getattr(model, "non_trainable_weights", []))
     for key, prefix, training in (("forward", "fwd_", False), ("train_forward", "tfwd_", True)):
         try:
+            before = [np.array(v) for v in moving] if training else None
             outs = probe_model(xb, training=training)
             if not isinstance(outs, (list, tuple)):
                 outs = [outs]
             for i, out in enumerate(outs):
                 arrays["%s%d" % (prefix, i)] = np.asarray(out)
+            if training:  # BatchNormalization's moving statistics: the update of this step
+                result["moving_names"] = [str(getattr(v, "path", None) or v.name) for v in moving]
+                for i, v in enumerate(moving):
+                    arrays["mstat_%d" % i] = np.array(v) - before[i]
         except Exception as exc:  # noqa: BLE001
             result[key + "_unavailable"] = "%s: %s" % (type(exc).__name__, exc)
 
