@@ -148,24 +148,25 @@ def gradients(np, tf, model, loss_of, xb, yb, result, arrays):
     return [arrays["grad_%d" % i] for i in range(len(variables))]
 
 
-def update(np, tf, model, opt, variables, spec, grads, start_weights, result, arrays):
-    """One step of a fresh optimizer `opt` (None: not measured, result says why) from the given
-    gradients (A's when transplanted) on `variables`; the weights are restored after."""
-    if spec.get("grads_path"):
-        grads = load_list(np, spec["grads_path"], "grad_")
+def given_gradients(np, spec, own):
+    """A's gradients when the probe was given them (B, A's rerun), else this side's own."""
+    return load_list(np, spec["grads_path"], "grad_") if spec.get("grads_path") else own
+
+
+def update(np, tf, opt, variables, grads, result, arrays):
+    """One step of a fresh optimizer `opt` (None: not measured, result says why) from `grads`
+    on `variables`: each variable's change (`update_i`). The caller restores the variables."""
     if opt is None:
         return
-    before = [np.array(v) for v in model.trainable_variables]
+    before = [np.array(v) for v in variables]
     try:
         opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
-        for i, v in enumerate(model.trainable_variables):
+        for i, v in enumerate(variables):
             arrays["update_%d" % i] = np.array(v) - before[i]
         result["update_optimizer"] = type(opt).__name__
     except Exception as exc:  # noqa: BLE001 - not measured, never substituted
         result["optimizer_unavailable"] = "a fresh copy of %s could not apply the gradients " \
             "(%s: %s)" % (type(opt).__name__, type(exc).__name__, exc)
-    finally:
-        model.set_weights(start_weights)
 
 
 def trajectory(np, model, step, batches, result, arrays):
@@ -198,8 +199,9 @@ def probe(spec, s, result, arrays):
         opt = train.fresh_optimizer(ctx, compat, model)
     except ValueError as exc:
         opt, result["optimizer_unavailable"] = None, str(exc)
-    update(np, tf, model, opt, train.optimizer_variables(ctx, compat, model), spec, grads,
-           start_weights, result, arrays)
+    update(np, tf, opt, train.optimizer_variables(ctx, compat, model),
+           given_gradients(np, spec, grads), result, arrays)
+    model.set_weights(start_weights)
 
     step, _ = train.make_step(ctx, model, compat)
     steps = int(spec.get("steps", 20))

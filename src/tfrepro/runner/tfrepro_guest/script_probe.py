@@ -170,8 +170,9 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
     opt, why = copy_optimizer(model.optimizer)
     if opt is None:
         result["optimizer_unavailable"] = why
-    stages.update(np, tf, model, opt, list(model.trainable_variables), spec, grads, start,
-                  result, arrays)
+    stages.update(np, tf, opt, list(model.trainable_variables),
+                  stages.given_gradients(np, spec, grads), result, arrays)
+    model.set_weights(start)
 
     def step(xs, ys):
         model.reset_metrics()
@@ -234,9 +235,7 @@ def at_first_apply(rec, optimizer, grads_and_vars, spec, result, arrays):
         result["gradient_unavailable"] = result["loss_unavailable"] = why
         for v, w in zip(variables, a_init):
             v.assign(w)
-    start = [np.array(v) for v in variables]
-    grads = stages.load_list(np, spec["grads_path"], "grad_") if spec.get("grads_path") else \
-        [np.asarray(g) for g, _ in pairs]
+    grads = stages.given_gradients(np, spec, [np.asarray(g) for g, _ in pairs])
     if len(grads) != len(variables):  # A's gradients were not measured either
         result["optimizer_unavailable"] = "A's gradients are not comparable (see gradient)"
     else:
@@ -245,12 +244,5 @@ def at_first_apply(rec, optimizer, grads_and_vars, spec, result, arrays):
         opt, why = copy_optimizer(optimizer)
         if opt is None:
             result["optimizer_unavailable"] = why
-        else:
-            try:
-                opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
-                for i, v in enumerate(variables):
-                    arrays["update_%d" % i] = np.array(v) - start[i]
-                result["update_optimizer"] = type(opt).__name__
-            except Exception as exc:  # noqa: BLE001 - not measured, never substituted
-                result["optimizer_unavailable"] = "%s: %s" % (type(exc).__name__, exc)
+        stages.update(np, tf, opt, variables, grads, result, arrays)
     raise ProbeDone()
