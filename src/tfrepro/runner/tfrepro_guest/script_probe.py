@@ -178,6 +178,10 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
         model.reset_metrics()
         return rec.scalar(model.train_on_batch(xs, ys))
 
+    if keras.__name__ == "keras" and rec.compat.keras3:  # Keras 3.4 retraces train_on_batch
+        from .train import keras3_step
+
+        step = keras3_step(tf, model)  # bitwise train_on_batch, ~80x faster on 2.16
     stages.trajectory(np, model, step, batches, result, arrays)
     raise ProbeDone()
 

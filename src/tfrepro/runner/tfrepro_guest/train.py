@@ -81,11 +81,11 @@ def make_step(ctx, model, compat):
     opt = model.optimizer
     step = keras_step
     if compat.keras3 and getattr(model, "train_step", None) is not None:
-        step = _keras3_step(ctx.tf, model)
+        step = keras3_step(ctx.tf, model)
     return step, "%s.%s" % (type(opt).__module__, type(opt).__name__)
 
 
-def _keras3_step(tf, model):
+def keras3_step(tf, model):
     """Keras 3's own train_step in one tf.function made once: the ops train_on_batch runs.
 
     Measured on Keras 3.4 (TF 2.16): train_on_batch hands its compiled step a new Python
