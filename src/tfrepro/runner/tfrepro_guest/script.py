@@ -368,6 +368,7 @@ def apply_make_factory(rec):
 def _probe(rec, where, *args):
     from . import script_probe
 
+    rec.probe_at = {"at_first_fit": "fit", "at_first_apply": "apply_gradients"}[where]
     try:
         getattr(script_probe, where)(rec, *args, spec=rec.probe, result=rec.result,
                                      arrays=rec.arrays)
@@ -507,7 +508,7 @@ def run(job, events, result, arrays, prepare):
                               "apply_gradients, where explain on a script starts (TF1 Session "
                               "scripts are not probed yet)")
     except ProbeDone:
-        info["probe"] = "ended at the script's first fit"
+        info["probe"] = "ended at the script's first %s" % rec.probe_at
         result["status"] = "ok"
         return
     except ProbeFailed as exc:
