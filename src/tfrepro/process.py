@@ -80,6 +80,23 @@ def run(
     return Completed(argv, proc.returncode, stdout or "", stderr or "", timed_out)
 
 
+def spawn(
+    argv: Sequence[str], *, base_env: Mapping[str, str], cwd: Path, stderr_path: Path
+) -> subprocess.Popen[bytes]:
+    """A long-lived child (a warm worker) in its own process group, talking over stdin/stdout
+    pipes; its stderr goes to a file. The caller ends it (WorkerPool.close)."""
+    with open(stderr_path, "ab") as err:
+        return subprocess.Popen(
+            [str(a) for a in argv],
+            env=dict(base_env),
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+        )
+
+
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)

@@ -58,6 +58,7 @@ class CellResult(TypedDict, total=False):
     peak_memory_mb: float | None
     wall_seconds: float | None
     script: dict[str, Any] | None  # script cells only: what the script did (README, script mode)
+    worker: dict[str, Any] | None  # how it ran: {"mode": "warm" | "fresh", …} (execute/workers)
 
 
 RESULT_FIELDS: tuple[str, ...] = tuple(CellResult.__annotations__)
@@ -72,6 +73,7 @@ JSON_FIELDS = frozenset(
         "knobs_applied",
         "logs",
         "script",
+        "worker",
     }
 )
 
@@ -108,6 +110,7 @@ class CellRecord(TypedDict):
     arrays: str | None  # path of the arrays file (.npz)
     fingerprint: dict[str, Any]  # with `packages` (the env's lock) and `environment` (its name)
     script: dict[str, Any] | None  # None for model cells
+    worker: dict[str, Any] | None  # {"mode": "warm" | "fresh", …}; None before tfrepro recorded it
     finished: str
     loss: NotRequired[list[float | None]]  # per step, NaN as None (Store.cells(with_loss=True))
 

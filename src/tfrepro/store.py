@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS results (
     data_sha256 TEXT, init_weights_sha256 TEXT, final_weights_sha256 TEXT,
     metrics TEXT, epoch_metrics TEXT, timings TEXT, fingerprint TEXT, knobs_applied TEXT,
     optimizer_class TEXT, logs TEXT, arrays TEXT, peak_memory_mb REAL, wall_seconds REAL,
-    script TEXT, finished TEXT NOT NULL,
+    script TEXT, worker TEXT, finished TEXT NOT NULL,
     UNIQUE (cell_id, attempt)
 );
 CREATE TABLE IF NOT EXISTS steps (
@@ -147,7 +147,7 @@ class Store:
         """Columns added since schema 2 was written (nullable, so older rows read as None):
         a store from an earlier tfrepro gains them on first open."""
         have = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
-        for name in ("script",):
+        for name in ("script", "worker"):
             if name not in have:
                 try:
                     self.conn.execute(f"ALTER TABLE results ADD COLUMN {name} TEXT")

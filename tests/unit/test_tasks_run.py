@@ -28,20 +28,31 @@ FAKE_RUNNER = textwrap.dedent(
     """
     import json, os, sys
 
-    job = json.load(open(sys.argv[1]))
-    out = job["out_dir"]
-    with open(os.path.join(os.path.dirname(os.path.dirname(out)), "..", "runs.log"), "a") as f:
-        f.write(job["cell_id"] + "\\n")
-    assert os.path.exists(job["data_path"]), job["data_path"]
-    if job["order_path"]:
-        assert os.path.exists(job["order_path"]), job["order_path"]
-    if job["seed"] in job["params"].get("fail_seeds", []):
-        sys.stderr.write("boom\\n")
-        sys.exit(3)
-    result = {"status": "ok", "loss": [1.0, 0.5, None], "metrics": {"accuracy": 0.75},
-              "keras_version": "3.3.3", "fingerprint": {"python": "3.11.7", "numpy": "1.26.4"}}
-    with open(os.path.join(out, "result.json"), "w") as f:
-        json.dump(result, f)
+    def cell(job_path, err):
+        job = json.load(open(job_path))
+        out = job["out_dir"]
+        with open(os.path.join(os.path.dirname(os.path.dirname(out)), "..", "runs.log"), "a") as f:
+            f.write(job["cell_id"] + "\\n")
+        assert os.path.exists(job["data_path"]), job["data_path"]
+        if job["order_path"]:
+            assert os.path.exists(job["order_path"]), job["order_path"]
+        if job["seed"] in job["params"].get("fail_seeds", []):
+            err(out).write("boom\\n")
+            sys.exit(3)
+        result = {"status": "ok", "loss": [1.0, 0.5, None], "metrics": {"accuracy": 0.75},
+                  "keras_version": "3.3.3", "fingerprint": {"python": "3.11.7", "numpy": "1.26.4"},
+                  "worker": {"mode": "warm" if len(sys.argv) > 2 else "fresh", "pid": os.getpid()}}
+        with open(os.path.join(out, "result.json"), "w") as f:
+            json.dump(result, f)
+
+    if sys.argv[1] == "--serve":  # a warm worker (guest worker.py's protocol)
+        print(json.dumps({"ready": True}), flush=True)
+        for line in sys.stdin:
+            cell(json.loads(line)["job"], lambda out: open(os.path.join(out, "stderr.txt"), "a",
+                                                          buffering=1))
+            print(json.dumps({"done": True}), flush=True)
+    else:
+        cell(sys.argv[1], lambda out: sys.stderr)
     """
 )
 

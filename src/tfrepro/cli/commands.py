@@ -30,6 +30,7 @@ def _options(args: argparse.Namespace, command: str) -> Any:
         k: getattr(args, k, False) for k in ("dry_run", "rerun", "retry_failed")
     }
     where: dict[str, Any] = {"store": args.store, "cache": args.cache, "python": args.python}
+    flags["warm"] = not getattr(args, "fresh", False)
     return Options(jobs=args.jobs, timeout=args.timeout, command=command, **where, **flags)
 
 

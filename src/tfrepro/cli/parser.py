@@ -13,6 +13,9 @@ from typing import NoReturn
 
 from tfrepro import DEFAULT_STORE, __version__
 from tfrepro.errors import UsageError
+from tfrepro.execute.local import default_jobs
+
+JOBS_HELP = "cells at once (default: one per core and 1.5 GB of free memory"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,27 +139,21 @@ def build() -> _Parser:
             "--alpha", type=_probability, default=0.05, help="test level (default 0.05)"
         )
 
-    def run_args(sp: argparse.ArgumentParser, jobs: int = 1) -> None:
+    def run_args(sp: argparse.ArgumentParser) -> None:
         store_arg(sp)
         sp.add_argument(
             "--tf", help="releases: 2.16 (latest patch), 2.16.1, ranges 2.12..2.16, comma separated"
         )
         sp.add_argument("--seeds", type=seeds, help="seeds: 0,1,2 or 0..4")
-        sp.add_argument(
-            "--jobs",
-            type=_positive_int,
-            default=jobs,
-            help=f"cells run in parallel (default {jobs})",
-        )
-        sp.add_argument(
-            "--dry-run", action="store_true", help="list the cells without running anything"
-        )
-        sp.add_argument(
-            "--rerun", action="store_true", help="run cells again even if the store has them"
-        )
-        sp.add_argument(
-            "--retry-failed", action="store_true", help="run failed and timed-out cells again"
-        )
+        jobs = default_jobs()
+        sp.add_argument("--jobs", type=_positive_int, default=jobs, help=f"{JOBS_HELP} ({jobs})")
+        sp.add_argument("--fresh", action="store_true", help="each cell in a fresh process")
+        for flag, text in (
+            ("--dry-run", "list the cells without running anything"),
+            ("--rerun", "run cells again even if the store has them"),
+            ("--retry-failed", "run failed and timed-out cells again"),
+        ):
+            sp.add_argument(flag, action="store_true", help=text)
         sp.add_argument(
             "--timeout", type=_positive_float, help="seconds per cell (overrides the spec)"
         )
@@ -180,7 +177,7 @@ def build() -> _Parser:
     )
 
     d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
-    run_args(d, jobs=2)
+    run_args(d)
 
     c = sub.add_parser("cells", help="list recorded cells")
     store_arg(c)
@@ -199,6 +196,7 @@ def build() -> _Parser:
     x.add_argument(
         "--jobs", type=_positive_int, default=2, help="knob flips probed in parallel (default 2)"
     )
+    x.add_argument("--fresh", action="store_true", help="each probe in a fresh process")
     x.add_argument(
         "--knobs",
         help="flip only these knobs, comma-separated (default: every one "
@@ -267,7 +265,8 @@ def build() -> _Parser:
         "inconclusive (default 20)",
     )
     bi.add_argument("--json", action="store_true")
-    bi.add_argument("--jobs", type=_positive_int, default=1)
+    bi.add_argument("--jobs", type=_positive_int, default=default_jobs(), help=JOBS_HELP + ")")
+    bi.add_argument("--fresh", action="store_true", help="each cell in a fresh process")
     store_arg(bi)
     bi.add_argument("--cache", type=Path)
     bi.add_argument("--python")

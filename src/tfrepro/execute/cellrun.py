@@ -6,6 +6,7 @@ value with a status and a reason; nothing here raises for a failing cell.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tfrepro import process, scripts
+from tfrepro.execute.workers import WorkerPool, worker_key
 from tfrepro.plan import Cell
 from tfrepro.record import Status
 
@@ -46,9 +48,12 @@ class Outcome:
     onednn_log: bool | None = None
 
 
-def cell_environment(cell: Cell) -> dict[str, str]:
+def cell_environment(cell: Cell, script: bool = False) -> dict[str, str]:
+    """The runner's environment. Python's string hashing is seeded with the cell's seed for a
+    script (its own process, as it would run bare) and fixed for model cells, which share warm
+    workers across seeds: a worker cannot change it after it started."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
-    env["PYTHONHASHSEED"] = str(cell.seed)
+    env["PYTHONHASHSEED"] = str(cell.seed) if script else "0"
     env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["TFREPRO_HOST_PID"] = str(os.getpid())  # the runner dies with this process
@@ -56,7 +61,16 @@ def cell_environment(cell: Cell) -> dict[str, str]:
     return env
 
 
-def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout: float) -> Outcome:
+def run_cell(
+    cell: Cell,
+    job: dict[str, Any],
+    python: Path,
+    work: Path,
+    timeout: float,
+    workers: WorkerPool | None = None,
+) -> Outcome:
+    """One cell: in a warm worker when a pool is given and the cell is a model cell (falling
+    back to a fresh process when its setting cannot use one), else in a fresh process."""
     work = work.resolve()
     if work.exists():
         shutil.rmtree(work)
@@ -64,13 +78,70 @@ def run_cell(cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout:
     job = {**job, "out_dir": str(work)}
     (work / "job.json").write_text(json.dumps(job))
     script = job.get("mode") == "script"
+    fallback = None
+    if workers is not None and not script:
+        warm = _run_warm(cell, python, work, timeout, workers)
+        if isinstance(warm, Outcome):
+            return warm
+        fallback = warm
+    outcome = _run_fresh(cell, job, python, work, timeout, script)
+    outcome.result.setdefault("worker", {"mode": "fresh"})
+    if fallback:
+        outcome.result["worker"]["fallback"] = fallback
+    return outcome
+
+
+def _run_warm(
+    cell: Cell, python: Path, work: Path, timeout: float, workers: WorkerPool
+) -> Outcome | str:
+    """The cell in a warm worker, or why it must run fresh."""
+    key = worker_key(cell, python)
+    why = workers.fallback(key)
+    if why:
+        return why
+    boot = {"tf_version": cell.tf_version, "knobs": cell.knobs}
+    runner = [str(python), "-B", "-s", str(RUNNER_DIR)]
+    got = workers.acquire(key, runner, cell_environment(cell), boot, timeout)
+    if isinstance(got, str):
+        workers.retire(key, got)
+        return got
+    start = time.monotonic()
+    reply = got.send(work / "job.json", timeout)
+    wall = round(time.monotonic() - start, 3)
+    done = process.Completed(
+        (),
+        0 if reply.message is not None else (reply.returncode or 0),
+        _read(work / "stdout.txt"),
+        _read(work / "stderr.txt"),
+        reply.timed_out,
+    )
+    if reply.message is None and not reply.timed_out and done.returncode == 0:
+        done = dataclasses.replace(done, returncode=1)  # it closed its pipe: still a crash
+    outcome = _outcome(done, work, timeout, wall, got.onednn_log)
+    retire = (reply.message or {}).get("retire")
+    if retire:
+        workers.retire(key, str(retire))
+    workers.release(got, keep=reply.message is not None and not retire)
+    info = outcome.result.setdefault("worker", {"mode": "warm", "pid": got.proc.pid})
+    if reply.message is None:
+        info["replaced"] = True  # the worker died or hung with this cell: the next gets a new one
+    return outcome
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _run_fresh(
+    cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout: float, script: bool
+) -> Outcome:
     # a script runs in its own copy of its folder: cells side by side never share files
     cwd = scripts.mirror(Path(job["script"]["cwd"]), work / "cwd") if script else work
     start = time.monotonic()
     try:
         done = process.run(
             [str(python), "-B", "-s", str(RUNNER_DIR), str(work / "job.json")],
-            base_env=cell_environment(cell),
+            base_env=cell_environment(cell, script),
             cwd=cwd,
             timeout=timeout,
             stdout_path=work / "stdout.txt",

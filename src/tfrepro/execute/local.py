@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,6 +22,7 @@ def run_pool(
     ready: Callable[[T], str] | None = None,
     tick: Callable[[], None] | None = None,
     poll: float = 1.0,
+    pick: Callable[[list[T]], int] | None = None,
 ) -> None:
     """Run `work` over items with at most `jobs` at a time; `on_done` runs on the caller's thread.
 
@@ -29,16 +31,16 @@ def run_pool(
     `ready(item)`, asked on the caller's thread just before an item would start, says "run",
     "skip" (drop it) or "wait" (ask again after `poll` seconds: e.g. another process holds it).
     `tick()` runs on the caller's thread at least every `poll` seconds while items run or wait.
+    `pick(pending)` chooses which pending item starts next (by index; default the first).
     """
     pending = list(items)
-    pending.reverse()
     waiting: list[T] = []
     running: dict[Future[R], T] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         try:
             while pending or running or waiting:
                 while pending and len(running) < max(1, jobs):
-                    item = pending.pop()
+                    item = pending.pop(pick(pending) if pick else 0)
                     state = ready(item) if ready else "run"
                     if state == "wait":
                         waiting.append(item)
@@ -60,7 +62,7 @@ def run_pool(
                 if tick:
                     tick()
                 if waiting and not pending:
-                    pending, waiting = list(reversed(waiting)), []
+                    pending, waiting = waiting, []
         except BaseException:
             for fut in running:
                 fut.cancel()
@@ -78,3 +80,20 @@ def map_parallel(items: Iterable[T], work: Callable[[T], R], *, jobs: int) -> li
         on_done=lambda i, r: results.__setitem__(i, r),
     )
     return [results[i] for i in range(len(items))]
+
+
+GB_PER_JOB = 1.5  # a TensorFlow process with a small model: 0.5 to 1 GB resident, and headroom
+
+
+def default_jobs() -> int:
+    """Cells at once by default: one per core, at most one per GB_PER_JOB of available memory
+    (Linux: MemAvailable; elsewhere the cores alone)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    jobs = max(1, cores or 1)
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        available_gb = int(fields["MemAvailable"].split()[0]) / 1024**2
+    except (OSError, KeyError, ValueError):
+        return jobs
+    return max(1, min(jobs, int(available_gb / GB_PER_JOB)))

@@ -24,6 +24,7 @@ from tfrepro.envs import capabilities, provision
 from tfrepro.errors import ExplainError, UsageError
 from tfrepro.execute import cellrun
 from tfrepro.execute.local import map_parallel
+from tfrepro.execute.workers import WorkerPool
 from tfrepro.plan import Cell
 from tfrepro.record import Status
 from tfrepro.spec import Knobs, Spec
@@ -155,6 +156,8 @@ class _Prober:
         self.root = provision.envs_root(opts.cache)
         self.scratch = self.store.root / "explain"
         self.scratch.mkdir(exist_ok=True)
+        # probes of one setting (A, A again, flips of B) share a warm worker: one import
+        self.workers = WorkerPool(self.scratch, opts.jobs) if opts.warm else None
         self.count = 0
         self.timings: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -179,7 +182,7 @@ class _Prober:
             self.count += 1
             work = self.scratch / f"{self.count}-{cell.id}"
         start = time.monotonic()
-        outcome = cellrun.run_cell(cell, job, env.python, work, planned.spec.timeout)
+        outcome = cellrun.run_cell(cell, job, env.python, work, planned.spec.timeout, self.workers)
         if outcome.status != Status.OK or outcome.arrays is None:
             raise ExplainError(
                 f"probe {label} ({cell.describe()}) {outcome.status}: {outcome.reason}"
@@ -270,6 +273,8 @@ def explain(
             for rows in map_parallel(wanted, flip_one, jobs=opts.jobs):
                 ablations.extend(rows)
     finally:
+        if prober.workers is not None:
+            prober.workers.close()
         prober.store.close()
         shutil.rmtree(prober.scratch, ignore_errors=True)
     matched = attribution.notes_between(a.cell.tf_version, b.cell.tf_version)

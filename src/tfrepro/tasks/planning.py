@@ -34,6 +34,7 @@ class Options:
     python: str | None = None
     cache: Path | None = None
     command: str = "tfrepro run"
+    warm: bool = True  # model cells in warm workers (execute/workers.py); False: fresh processes
 
 
 @dataclass

@@ -23,6 +23,7 @@ from tfrepro.envs.request import EnvRequest
 from tfrepro.errors import EnvironmentBuildError
 from tfrepro.execute import cellrun
 from tfrepro.execute.local import run_pool
+from tfrepro.execute.workers import WorkerPool, worker_key
 from tfrepro.plan import Cell, environments
 from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status
 from tfrepro.spec import Spec
@@ -172,6 +173,7 @@ def _result(
         peak_memory_mb=res.get("peak_memory_mb"),
         wall_seconds=outcome.wall_seconds,
         script=res.get("script"),
+        worker=res.get("worker"),
     )
 
 
@@ -214,6 +216,8 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         work_root = store.root / "work"
         timeout = opts.timeout or spec.timeout
 
+        pool = WorkerPool(work_root, opts.jobs) if opts.warm else None
+
         def work(cell: Cell) -> cellrun.Outcome:
             return cellrun.run_cell(
                 cell,
@@ -221,7 +225,13 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
                 built[cell.env.key].python,
                 work_root / f"{cell.id}-{os.getpid()}",
                 timeout,
+                pool,
             )
+
+        def pick(pending: list[Cell]) -> int:
+            if pool is None:
+                return 0
+            return pool.pick([worker_key(c, built[c.env.key].python) for c in pending])
 
         def record(cell: Cell, outcome: cellrun.Outcome) -> None:
             sha = store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
@@ -256,9 +266,12 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
                 on_done=record_and_release,
                 ready=ready,
                 tick=claims.renew,
+                pick=pick,
             )
         finally:
             claims.drop_all()
+            if pool is not None:
+                pool.close()
         store.end_run(run_id)
         return [c.id for c in cells]
     finally:

@@ -52,7 +52,7 @@ class Compat(object):
         self.knobs = knobs
         self.version = parse_version(tf.__version__)
         self.tf1 = not has(self.version, "tf2")
-        if self.tf1 and eager:
+        if self.tf1 and eager and not tf.executing_eagerly():
             tf.compat.v1.enable_eager_execution()
         if has(self.version, "keras3"):
             if knobs.get("legacy_keras"):

@@ -60,15 +60,8 @@ def prepare(job, events, result, seed=True):
     # a script runs as it would bare: on 1.x in graph mode unless it enables eager itself
     compat = compat_mod.Compat(tf, job["knobs"], eager=job.get("mode") != "script")
     knobs = job["knobs"]
-    applied = result["knobs_applied"]
-    applied["threads"] = compat.set_threads(int(knobs.get("threads", 1)))
-    if knobs.get("determinism", True):
-        compat.enable_determinism()
-    compile_kwargs, applied["xla"] = compat.set_xla(knobs.get("xla", "default"))
-    if seed:
-        applied["seeding"] = compat.seed_everything(int(job["seed"]))
-    else:
-        applied["seeding"] = ["none: the script seeds itself (seeding = script)"]
+    compile_kwargs, applied = apply_knobs(compat, knobs, int(job["seed"]) if seed else None)
+    result["knobs_applied"].update(applied)
     if knobs.get("device") == "gpu" and not any(d.startswith("GPU") for d in
                                                   _gpu_devices(tf)):
         raise RuntimeError("device=gpu but TensorFlow sees no GPU in this environment")
@@ -78,6 +71,20 @@ def prepare(job, events, result, seed=True):
     result["fingerprint"] = fingerprint.collect(compat, np)
     result["keras_version"] = compat.keras_version
     return np, compat, compile_kwargs
+
+
+def apply_knobs(compat, knobs, seed):
+    """The knobs set after the import (threads, determinism, XLA) and the seeds (seed=None: a
+    script that seeds itself). Returns (compile kwargs, {knob: how it was applied})."""
+    applied = {"threads": compat.set_threads(int(knobs.get("threads", 1)))}
+    if knobs.get("determinism", True):
+        compat.enable_determinism()
+    compile_kwargs, applied["xla"] = compat.set_xla(knobs.get("xla", "default"))
+    if seed is not None:
+        applied["seeding"] = compat.seed_everything(seed)
+    else:
+        applied["seeding"] = ["none: the script seeds itself (seeding = script)"]
+    return compile_kwargs, applied
 
 
 def setup(job, events, result, arrays):
@@ -183,15 +190,26 @@ def _gpu_devices(tf):
 
 
 def main(argv):
+    if len(argv) == 2 and argv[0] == "--serve":
+        from . import worker
+
+        return worker.serve(argv[1])
     if len(argv) != 1:
-        print("usage: python runner JOB.json")
+        print("usage: python runner JOB.json | python runner --serve BOOT.json")
         return 2
-    with open(argv[0]) as f:
+    run_job(argv[0], {"mode": "fresh"})
+    return 0
+
+
+def run_job(job_path, worker):
+    """One cell from its job file to its result.json (worker: how this process runs cells, for
+    the record). Never raises for a failing cell."""
+    with open(job_path) as f:
         job = json.load(f)
     out = job["out_dir"]
     events = EventLog(os.path.join(out, "events.jsonl"))
     events.emit("start", cell=job.get("cell_id"), pid=os.getpid())
-    result = {"status": "failed", "reason": "", "timings": {}}
+    result = {"status": "failed", "reason": "", "timings": {}, "worker": worker}
     arrays = {}
     try:
         run(job, events, result, arrays)
@@ -212,4 +230,3 @@ def main(argv):
     events.emit("done", status=result["status"])
     events.close()
     _atomic_write(os.path.join(out, "result.json"), json.dumps(result))
-    return 0

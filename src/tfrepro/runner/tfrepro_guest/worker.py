@@ -1,0 +1,140 @@
+"""A warm worker: one TensorFlow import, then model cells one after another.
+
+`python runner --serve BOOT.json`. BOOT names the release and the knobs every cell of this
+worker shares (the host starts one worker per environment and setting; only the seed differs).
+The protocol is one JSON line each way on the process's original stdout/stdin:
+
+    host -> {"job": "/path/job.json"}        worker -> {"done": true} | {"done": true, "retire": why}
+
+While a cell runs, file descriptors 1 and 2 point at that cell's stdout.txt / stderr.txt (so a
+crash leaves its traceback where a fresh cell's would be), and the cell runs in its own folder.
+Between cells everything a cell can leave behind is reset: the Keras session (models, layer
+name counters, random generators), TensorFlow 1's default graph, the user's own modules; then
+the knobs and seeds are set again exactly as in a fresh process. The global settings a model
+can change and that outlive a Keras session (environment, float type, dtype policy, XLA,
+TF32, determinism, threads, …) are compared with what the worker started with: when a cell
+changed one, the worker says so (`retire`) and exits, and the host runs that setting's
+remaining cells in fresh processes.
+"""
+
+import gc
+import json
+import os
+import sys
+
+
+def serve(boot_path):
+    with open(boot_path) as f:
+        boot = json.load(f)
+    proto_out = os.fdopen(os.dup(1), "w")
+    proto_in = os.fdopen(os.dup(0), "r")
+    nothing = os.open(os.devnull, os.O_RDONLY)  # a cell reading stdin gets EOF, not protocol
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    _point_output_at(boot["log"])  # the import's messages (oneDNN, CPU features) go here
+    from . import compat as compat_mod
+    from . import main
+
+    import time
+
+    t0 = time.time()
+    compat_mod.pre_import(boot["tf_version"], boot["knobs"])
+    import numpy as np
+    import tensorflow as tf
+
+    imported = round(time.time() - t0, 4)
+    compat = compat_mod.Compat(tf, boot["knobs"])
+    main.apply_knobs(compat, boot["knobs"], 0)
+    modules = set(sys.modules)
+    baseline = global_state(compat, np)
+    home = os.getcwd()
+    _reply(proto_out, {"ready": True, "pid": os.getpid(), "import_seconds": imported})
+    count = 0
+    for line in proto_in:
+        request = json.loads(line)
+        count += 1
+        with open(request["job"]) as f:
+            out = json.load(f)["out_dir"]
+        _point_output_at(os.path.join(out, "stderr.txt"), os.path.join(out, "stdout.txt"))
+        os.chdir(out)
+        main.run_job(request["job"], {"mode": "warm", "pid": os.getpid(), "cell": count,
+                                      "import_seconds": imported})
+        _point_output_at(boot["log"])
+        os.chdir(home)
+        reset(compat, modules)
+        main.apply_knobs(compat, boot["knobs"], 0)
+        changed = sorted(k for k in baseline if global_state(compat, np).get(k) != baseline[k])
+        if changed:
+            _reply(proto_out, {"done": True, "retire": "the cell changed global state that "
+                               "outlives a Keras session: " + ", ".join(changed)})
+            return 0
+        _reply(proto_out, {"done": True})
+    return 0
+
+
+def reset(compat, modules):
+    """Forget everything the last cell built: Keras' session (models, name counters, seed
+    generators), TF 1's default graph, and the modules the user's code imported (they run
+    again, with fresh module-level state, in the next cell)."""
+    compat.keras.backend.clear_session()
+    if compat.tf1:
+        compat.tf.compat.v1.reset_default_graph()
+    prefixes = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in [m for m in list(sys.modules) if m not in modules]:
+        path = getattr(sys.modules.get(name), "__file__", None) or ""
+        if path and not os.path.abspath(path).startswith(prefixes + (here,)):
+            del sys.modules[name]
+    gc.collect()
+
+
+def global_state(compat, np):
+    """What outlives clear_session and could change a later cell's numbers."""
+    tf, keras = compat.tf, compat.keras
+    probes = {
+        "environment": lambda: sorted(os.environ.items()),
+        "sys.path": lambda: list(sys.path),
+        "floatx": keras.backend.floatx,
+        "epsilon": keras.backend.epsilon,
+        "image_data_format": keras.backend.image_data_format,
+        "dtype policy": lambda: _policy(keras),
+        "executing eagerly": tf.executing_eagerly,
+        "XLA (set_jit)": lambda: tf.config.optimizer.get_jit(),
+        "grappler options": lambda: sorted(tf.config.optimizer.get_experimental_options().items()),
+        "run functions eagerly": lambda: tf.config.functions_run_eagerly(),
+        "TF32": lambda: tf.config.experimental.tensor_float_32_execution_enabled(),
+        "soft device placement": lambda: tf.config.get_soft_device_placement(),
+        "op determinism": lambda: tf.config.experimental.is_op_determinism_enabled(),
+        "threads": lambda: (tf.config.threading.get_intra_op_parallelism_threads(),
+                            tf.config.threading.get_inter_op_parallelism_threads()),
+        "numpy error state": lambda: sorted(np.geterr().items()),
+    }
+    state = {}
+    for name, probe in probes.items():
+        try:
+            state[name] = repr(probe())
+        except Exception:  # noqa: BLE001 - not in this release: nothing to compare
+            pass
+    return state
+
+
+def _policy(keras):
+    config = getattr(keras, "config", None)
+    if config is not None and hasattr(config, "dtype_policy"):
+        return config.dtype_policy().name  # Keras 3
+    return keras.mixed_precision.global_policy().name
+
+
+def _point_output_at(stderr_path, stdout_path=None):
+    """fds 1 and 2 (C++ logs included) to files; stdout to the log too unless given."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for fd, path in ((1, stdout_path or stderr_path), (2, stderr_path)):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(target, fd)
+        os.close(target)
+
+
+def _reply(out, message):
+    out.write(json.dumps(message) + "\n")
+    out.flush()
