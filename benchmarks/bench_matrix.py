@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -93,6 +94,13 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/matrix.json")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tfrepro-bench-matrix-"))
+    try:
+        return bench(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # nox's venvs: ~1 GB each
+
+
+def bench(args: argparse.Namespace, tmp: Path) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     (tmp / "bench.toml").write_text(
         f'name = "bench-matrix"\n[train]\nepochs = {args.epochs}\nbatch_size = 64\n'

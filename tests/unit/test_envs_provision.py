@@ -106,7 +106,7 @@ def building(root: Path, req: EnvRequest) -> Path:
 
 def install(root: Path, req: EnvRequest, *extra: str) -> list[str]:
     py = str(building(root, req) / "bin" / "python")
-    return ["pip", "install", "--quiet", "--python", py, *extra]
+    return ["pip", "install", "--quiet", "--compile-bytecode", "--python", py, *extra]
 
 
 def test_an_era_build_runs_exactly_these_commands(
@@ -278,6 +278,21 @@ def test_a_verify_without_its_marker_fails(
     )
     with pytest.raises(EnvironmentBuildError, match="importing TensorFlow"):
         provision.ensure(request(cat, "2.15"), tmp_path)
+
+
+def test_an_environment_built_without_bytecode_is_compiled_once(
+    fake: FakeUv, cat: Catalogue, tmp_path: Path
+) -> None:
+    req = request(cat, "2.15")
+    built = provision.ensure(req, tmp_path)
+    assert (built.path / provision.BYTECODE).exists()  # written at install
+    (built.path / provision.BYTECODE).unlink()  # as an environment from an earlier tfrepro
+    fake.run_calls.clear()
+    provision.ensure(req, tmp_path)
+    provision.ensure(req, tmp_path)
+    assert fake.run_calls == [
+        [str(built.python), "-m", "compileall", "-q", "-j", "0", str(built.path / "lib")]
+    ]
 
 
 def test_a_second_ensure_is_served_from_the_cache(

@@ -115,7 +115,9 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(obj, list):
         flat = {}
         for i, v in enumerate(obj):
-            flat.update(_flatten(v, f"{prefix}[{i}]"))
+            # a layer is named by its name (layers[dropout].config.rate), not its position
+            named = isinstance(v, dict) and isinstance(v.get("name"), str) and "config" in v
+            flat.update(_flatten(v, f"{prefix}[{v['name'] if named else i}]"))
         return flat
     return {prefix: obj}
 

@@ -46,6 +46,7 @@ def serve(boot_path):
     compat = compat_mod.Compat(tf, boot["knobs"])
     main.apply_knobs(compat, boot["knobs"], 0)
     modules = set(sys.modules)
+    registered = set(_custom_objects(compat.keras))
     baseline = global_state(compat, np)
     home = os.getcwd()
     _reply(proto_out, {"ready": True, "pid": os.getpid(), "import_seconds": imported})
@@ -61,7 +62,7 @@ def serve(boot_path):
                                       "import_seconds": imported})
         _point_output_at(boot["log"])
         os.chdir(home)
-        reset(compat, modules)
+        reset(compat, modules, registered)
         main.apply_knobs(compat, boot["knobs"], 0)
         changed = sorted(k for k in baseline if global_state(compat, np).get(k) != baseline[k])
         if changed:
@@ -72,11 +73,15 @@ def serve(boot_path):
     return 0
 
 
-def reset(compat, modules):
+def reset(compat, modules, registered):
     """Forget everything the last cell built: Keras' session (models, name counters, seed
-    generators), TF 1's default graph, and the modules the user's code imported (they run
-    again, with fresh module-level state, in the next cell)."""
+    generators), TF 1's default graph, the custom objects it registered (Keras 2 refuses a name
+    registered twice), and the modules the user's code imported (they run again, with fresh
+    module-level state, in the next cell)."""
     compat.keras.backend.clear_session()
+    objects = _custom_objects(compat.keras)
+    for name in [n for n in objects if n not in registered]:
+        del objects[name]
     if compat.tf1:
         compat.tf.compat.v1.reset_default_graph()
     prefixes = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
@@ -116,6 +121,15 @@ def global_state(compat, np):
         except Exception:  # noqa: BLE001 - not in this release: nothing to compare
             pass
     return state
+
+
+def _custom_objects(keras):
+    """Keras' global registry of custom objects (a dict; empty if this Keras has none)."""
+    for module in (getattr(keras, "saving", None), getattr(keras, "utils", None)):
+        get = getattr(module, "get_custom_objects", None)
+        if get is not None:
+            return get()
+    return {}
 
 
 def _policy(keras):
