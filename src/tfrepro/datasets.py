@@ -137,7 +137,18 @@ def _from_npz(path: Path) -> dict[str, np.ndarray]:
                     f"x_train, y_train, x_test and y_test"
                 )
             arrays = {k: np.asarray(npz[k]) for k in DATA_KEYS}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
+        if not zipfile.is_zipfile(path):
+            # numpy reads a file that is not a zip archive as a pickle, and says so
+            raise SpecError(
+                f"data.name: '{path}' is not an .npz archive; write one with numpy.savez(path, "
+                f"x_train=..., y_train=..., x_test=..., y_test=...)"
+            ) from None
+        if "pickle" in str(exc):
+            raise SpecError(
+                f"data.name: cannot read '{path}': it holds object (pickled) arrays, which "
+                f"tfrepro never loads; save numeric arrays"
+            ) from None
         raise SpecError(f"data.name: cannot read '{path}' as .npz: {exc}") from None
     if len(arrays["x_train"]) != len(arrays["y_train"]) or len(arrays["x_test"]) != len(
         arrays["y_test"]

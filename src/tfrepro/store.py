@@ -116,6 +116,14 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
+def _damaged(db: Path, exc: sqlite3.Error) -> str:
+    return (
+        f"the store '{db}' is damaged (sqlite: {exc}): pass another --store, restore the file "
+        f"from a copy, or recover what is left with `sqlite3 {db.name} .recover | sqlite3 "
+        f"recovered.sqlite`"
+    )
+
+
 class Store:
     def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = Path(root).resolve()
@@ -124,16 +132,31 @@ class Store:
             raise StoreError(
                 f"no tfrepro store at '{self.root}': run `tfrepro run` first or pass --store DIR"
             )
+        if not create and db.stat().st_size == 0:
+            raise StoreError(
+                f"the store file '{db}' is empty (0 bytes): restore it from a copy or pass "
+                f"another --store (nothing was changed)"
+            )
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            (self.root / "artifacts").mkdir(exist_ok=True)
+            if create:
+                self.root.mkdir(parents=True, exist_ok=True)
+                (self.root / "artifacts").mkdir(exist_ok=True)
             self.conn = sqlite3.connect(db, timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
+            if create:
+                self.conn.executescript(_SCHEMA)
+            else:  # a read: the store must be whole, and is never written ("repaired")
+                check = self.conn.execute("PRAGMA quick_check").fetchone()
+                if check and check[0] != "ok":
+                    raise sqlite3.DatabaseError(f"database disk image is malformed ({check[0]})")
             row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_damaged(db, exc)) from None
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store at '{self.root}': {exc}") from None
+        if row is None and not create:
+            raise StoreError(f"'{db}' is not a tfrepro store (no schema): pass another --store")
         if row is None:
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         elif row[0] != SCHEMA_VERSION:
@@ -141,7 +164,8 @@ class Store:
                 f"store '{self.root}' has schema {row[0]}, this tfrepro reads {SCHEMA_VERSION}: "
                 f"use a new --store folder"
             )
-        self._add_columns()
+        if create:
+            self._add_columns()  # a read of an older store reads the missing columns as None
 
     def _add_columns(self) -> None:
         """Columns added since schema 2 was written (nullable, so older rows read as None):
@@ -336,7 +360,7 @@ class Store:
         """A `results` row (joined with its env's lock) as a CellRecord, field by field."""
         out: dict[str, Any] = {}
         for key in RECORD_FIELDS:
-            value = r["cell_id" if key == "id" else key]
+            value = r.get("cell_id" if key == "id" else key)  # None: a column added later
             if key in JSON_FIELDS:
                 value = json.loads(value) if value else None
             out[key] = value if value is not None or key not in _EMPTY else type(_EMPTY[key])()
@@ -369,12 +393,18 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def explanations(self) -> list[dict[str, Any]]:
-        """The latest explanation per (a, b, seed), newest first, each with `id` and `created`."""
-        rows = self.conn.execute(
-            "SELECT id, created, result FROM explanations e WHERE id = "
-            "(SELECT MAX(id) FROM explanations e2 WHERE e2.a = e.a AND e2.b = e.b "
-            "AND e2.seed = e.seed) ORDER BY id DESC"
-        ).fetchall()
+        """The latest explanation per (a, b, seed), newest first, each with `id` and `created`
+        (none from a store an older tfrepro wrote, read without adding the table)."""
+        try:
+            rows = self.conn.execute(
+                "SELECT id, created, result FROM explanations e WHERE id = "
+                "(SELECT MAX(id) FROM explanations e2 WHERE e2.a = e.a AND e2.b = e.b "
+                "AND e2.seed = e.seed) ORDER BY id DESC"
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return []
         return [
             {**_decode(json.loads(text)), "id": rid, "created": created}
             for rid, created, text in rows

@@ -42,6 +42,18 @@ def empty_store(path: Path) -> None:
     Store(path.parent).close()
 
 
+def damaged_store(path: Path) -> None:
+    """A store whose data pages (all but the first) are overwritten: sqlite's header is fine,
+    its tables are not."""
+    from tfrepro.store import Store
+
+    Store(path.parent).close()
+    db = path.parent / "tfrepro.sqlite"
+    data = bytearray(db.read_bytes())
+    data[4096:] = b"\xde\xad" * ((len(data) - 4096) // 2)
+    db.write_bytes(bytes(data))
+
+
 def spec(body: str, tf: bool = True) -> str:
     """A spec file: `body`, plus a [matrix] table with tf = ["2.16"] unless body has one."""
     if tf and "[matrix]" not in body:
@@ -311,6 +323,64 @@ CASES: dict[str, Case] = {
     "compare on an empty store": Case(
         ("compare", "--store", "st"), ("no cells yet", "tfrepro run"), {"st/.keep": empty_store}
     ),
+    # --- found by a demanding user (issue 10) -----------------------------------------------
+    "huge seed range": Case(
+        (*RUN, *TF, "--seeds", "0..100000000", *DRY), ("--seeds", "0..100000000", "at most")
+    ),
+    "huge seed range for bisect": Case(
+        ("bisect", "--good", "2.15", "--bad", "2.16", "--seeds", "0..99999"), ("--seeds",)
+    ),
+    "cache is a file": Case(
+        (*RUN, *TF, "--cache", "afile", *DRY), ("--cache", "afile", "folder"), {"afile": "x"}
+    ),
+    "envs list with a cache that is a file": Case(
+        ("envs", "list", "--cache", "afile"), ("--cache", "afile"), {"afile": "x"}
+    ),
+    "envs build with a cache that is a file": Case(
+        ("envs", "build", "--tf", "2.16", "--cache", "afile"), ("--cache",), {"afile": "x"}
+    ),
+    "garbage npz": Case(
+        (*RUN, *TF, "--data", "g.npz", *DRY),
+        ("g.npz", "not an .npz archive", "numpy.savez"),
+        {"g.npz": b"\x00garbage\xff" * 50},
+    ),
+    "empty npz": Case(
+        (*RUN, *TF, "--data", "e.npz", *DRY), ("e.npz", "not an .npz archive"), {"e.npz": b""}
+    ),
+    "cells on a damaged store": Case(
+        ("cells", "--store", "st"), ("st", "damaged"), {"st/.keep": damaged_store}, code=1
+    ),
+    "compare on a damaged store": Case(
+        ("compare", "--store", "st"), ("st", "damaged"), {"st/.keep": damaged_store}, code=1
+    ),
+    "report on a damaged store": Case(
+        ("report", "--store", "st"), ("st", "damaged"), {"st/.keep": damaged_store}, code=1
+    ),
+    "cells --json on a damaged store": Case(
+        ("cells", "--json", "--store", "st"),
+        ("damaged", ".recover"),
+        {"st/.keep": damaged_store},
+        code=1,
+    ),
+    "zero-byte store": Case(
+        ("cells", "--store", "st"), ("st",), {"st/tfrepro.sqlite": b""}, code=1
+    ),
+    "timeout is text in the spec": Case(
+        (*RUN, "s.toml", *DRY), ("timeout",), {"s.toml": spec('timeout = "soon"\n')}
+    ),
+    "explain steps zero": Case(("explain", "2.15", "2.16", "--steps", "0"), ("--steps",)),
+    "explain seed is text": Case(("explain", "2.15", "2.16", "--seed", "x"), ("--seed",)),
+    "alpha above one": Case(("compare", "--alpha", "1.5"), ("--alpha",)),
+    "negative margin": Case(("compare", "--margin", "-1"), ("--margin",)),
+    "negative older-than": Case(("envs", "prune", "--older-than", "-3"), ("--older-than",)),
+    "negative jobs": Case((*RUN, *TF, "--jobs", "-2", *DRY), ("--jobs",)),
+    "seed range with a bad end": Case((*RUN, *TF, "--seeds", "0..x", *DRY), ("--seeds", "0..x")),
+    "bisect nan timeout": Case(
+        ("bisect", "--good", "2.15", "--bad", "2.16", "--timeout", "nan"), ("--timeout",)
+    ),
+    "seeds is a bool in the spec": Case(
+        (*RUN, "s.toml", *DRY), ("seeds",), {"s.toml": spec("[matrix]\nseeds = [true]\n")}
+    ),
 }
 
 
@@ -409,3 +479,76 @@ def test_as_a_real_process(name: str, tmp_path: Path, _isolated: Path) -> None:
     assert_one_line_error(done.returncode, done.stdout, done.stderr, case)
     assert not (_isolated / "envs").exists(), "the failed run touched the environment cache"
     assert not (tmp_path / ".tfrepro").exists(), "the failed run created a result store"
+
+
+# --- user strings and read commands (issue 10) ---------------------------------------------
+
+
+def test_rich_markup_in_an_env_value_is_shown_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mk.toml").write_text(spec('[matrix.env]\nMYV = ["[/]", "[bold red]x"]\n'))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "mk.toml", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "MYV=[/]" in out and "MYV=[bold red]x" in out
+
+
+def test_gpu_cells_on_a_machine_without_a_gpu_are_warned_about_in_a_dry_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tfrepro.tasks import planning
+
+    monkeypatch.setattr(planning, "gpu_visible", lambda: False)
+    (tmp_path / "gpu.toml").write_text(spec('[matrix.knobs]\ndevice = ["gpu"]\n'))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "gpu.toml", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: device=gpu but this machine has no visible NVIDIA GPU" in out
+
+
+@pytest.mark.parametrize("command", ["cells", "compare", "report"])
+def test_a_read_command_never_repairs_a_zero_byte_store(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / "tfrepro.sqlite").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main([command, "--store", "st"])
+    captured = capsys.readouterr()
+    line = assert_one_line_error(code, captured.out, captured.err, Case((), ("empty",), code=1))
+    assert "nothing was changed" in line
+    assert (tmp_path / "st" / "tfrepro.sqlite").stat().st_size == 0
+    assert sorted(p.name for p in (tmp_path / "st").iterdir()) == ["tfrepro.sqlite"]
+
+
+def test_a_read_command_leaves_a_damaged_store_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged_store(tmp_path / "st" / ".keep")
+    before = (tmp_path / "st" / "tfrepro.sqlite").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["cells", "--store", "st"]) == 1
+    assert "damaged" in capsys.readouterr().err
+    assert (tmp_path / "st" / "tfrepro.sqlite").read_bytes() == before
+
+
+def test_a_report_into_a_path_that_cannot_be_written_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import report_store
+
+    store = report_store.build(tmp_path)
+    (tmp_path / "afile").write_text("")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["report", "--store", str(store), "--out", "afile/report.html"])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, "", captured.err, Case((), ("afile/report.html",), code=1))
+
+
+def test_the_battery_has_a_hundred_cases() -> None:
+    assert len(CASES) >= 100  # and the tests of this section, and test_cli_script.py's

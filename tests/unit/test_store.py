@@ -196,7 +196,7 @@ def test_other_schema_is_refused(tmp_path: Path) -> None:
 def test_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "st").mkdir()
     (tmp_path / "st" / "tfrepro.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot open the store"):
+    with pytest.raises(StoreError, match="is damaged"):
         Store(tmp_path / "st", create=False)
 
 
@@ -270,8 +270,13 @@ def test_a_store_from_before_explanations_gets_the_table(tmp_path: Path) -> None
     conn.execute("DROP TABLE explanations")  # as a store written by an older tfrepro
     conn.commit()
     conn.close()
-    s = Store(tmp_path / "st", create=False)
+    s = Store(tmp_path / "st", create=False)  # a read: the store is left as it is
     assert s.explanations() == []
+    s.close()
+    conn = sqlite3.connect(tmp_path / "st" / "tfrepro.sqlite")
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name='explanations'").fetchall()
+    conn.close()
+    s = Store(tmp_path / "st")  # a write (explain keeps its result) adds the table
     s.put_explanation({"a": "2.9", "b": "2.15", "seed": 0})
     assert [e["a"] for e in s.explanations()] == ["2.9"]
     s.close()

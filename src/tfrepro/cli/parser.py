@@ -23,6 +23,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+MAX_SEEDS = 10_000  # a seed is a cell per release and setting
+
+
 def seeds(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -35,6 +38,8 @@ def seeds(text: str) -> list[int]:
                         f"--seeds: range '{part}' is empty: its start is after its end "
                         f"(write the smaller seed first, e.g. {hi}..{lo})"
                     )
+                if hi - lo >= MAX_SEEDS:
+                    raise UsageError(f"--seeds: range '{part}' is too long: at most {MAX_SEEDS}")
                 out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part))
@@ -154,13 +159,9 @@ def build() -> _Parser:
             ("--retry-failed", "run failed and timed-out cells again"),
         ):
             sp.add_argument(flag, action="store_true", help=text)
-        sp.add_argument(
-            "--timeout", type=_positive_float, help="seconds per cell (overrides the spec)"
-        )
+        sp.add_argument("--timeout", type=_positive_float, help="seconds per cell (over the spec)")
         sp.add_argument("--python", help="interpreter to prefer for every release that supports it")
-        sp.add_argument(
-            "--cache", type=Path, help="environment cache folder (default ~/.cache/tfrepro)"
-        )
+        sp.add_argument("--cache", type=Path, help="environment cache (default ~/.cache/tfrepro)")
 
     r = sub.add_parser("run", help="run an experiment across releases, seeds and knobs")
     r.add_argument(

@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from tfrepro import process
 from tfrepro.envs.catalogue import user_cache_dir
 from tfrepro.envs.request import EnvRequest
-from tfrepro.errors import EnvironmentBuildError
+from tfrepro.errors import EnvironmentBuildError, UsageError
 
 META = "tfrepro-env.json"
 BYTECODE = "tfrepro-bytecode"  # present once the installed modules' bytecode is written
@@ -56,7 +56,13 @@ class BuiltEnv:
 
 def envs_root(cache: Path | None = None) -> Path:
     root = (cache or user_cache_dir()) / "envs"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--cache: cannot use '{root.parent}' as the environment cache ({exc.strerror}); "
+            f"give a folder you can write to (it is created if missing)"
+        ) from None
     return root
 
 

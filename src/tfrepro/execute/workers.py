@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,13 +141,14 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def pick(self, keys: list[str]) -> int:
+    def pick(self, keys: list[str], running: Iterable[str] = ()) -> int:
         """Which of the waiting cells (by key, in plan order) to start next: one that an idle
-        worker can take; else one of a setting no worker has yet (its import then overlaps the
-        others' training); else the first."""
+        worker can take; else one of a setting no worker has or is about to have (`running`:
+        the keys of the cells started and not yet done), so that its import overlaps the
+        others' training; else the first."""
         with self.lock:
             idle = {w.key for w in self.idle}
-            started = idle | set(self.busy)
+            started = idle | set(self.busy) | set(running)
         for rule in (lambda k: k in idle, lambda k: k not in started):
             for i, k in enumerate(keys):
                 if rule(k):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -95,9 +96,11 @@ class RichReporter:
         detail = " ".join(f"{k} {v}" for k, v in self.counts.items() if v)
         self.progress.update(self._task(self._cells), detail=detail)
         style = _STYLE.get(outcome.status, "white")
-        reason = f" — {outcome.reason}" if outcome.status != Status.OK and outcome.reason else ""
+        # user strings (env values, reasons, tracebacks) are text, never markup
+        failed = outcome.status != Status.OK and outcome.reason
+        reason = f" — {escape(outcome.reason)}" if failed else ""
         self.console.print(
-            f"[{style}]{outcome.status:>8}[/] {cell.describe()} "
+            f"[{style}]{outcome.status:>8}[/] {escape(cell.describe())} "
             f"[dim]({outcome.wall_seconds:.1f} s)[/]{reason}",
             highlight=False,
             soft_wrap=True,
@@ -106,7 +109,7 @@ class RichReporter:
     def cell_elsewhere(self, cell: Cell) -> None:
         self.progress.advance(self._task(self._cells))
         self.console.print(
-            f"[dim]{'skipped':>8} {cell.describe()} (finished meanwhile by another run on "
+            f"[dim]{'skipped':>8} {escape(cell.describe())} (finished meanwhile by another run on "
             "this store)[/]",
             highlight=False,
             soft_wrap=True,

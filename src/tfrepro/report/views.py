@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.text import Text
 
 from tfrepro import DEFAULT_STORE
 from tfrepro.report.terminal import probe_detail
@@ -35,7 +36,8 @@ def dry_run(console: Console, cells: Sequence[Cell], warnings: Sequence[str] = (
     for warning in warnings:
         _plain(console, f"warning: {warning}")
     for cell in cells:
-        console.print(f"{cell.id}  {cell.describe()}  [dim]{cell.env.name}[/]", highlight=False)
+        line = Text(f"{cell.id}  {cell.describe()}  ")  # env values are text, not markup
+        console.print(line.append(cell.env.name, style="dim"), highlight=False)
     console.print(f"{len(cells)} cells (dry run: nothing was run)")
 
 

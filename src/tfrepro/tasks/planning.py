@@ -8,13 +8,14 @@ folder; `job_for` is the JSON job of one cell. `run`, `explain` and `bisect` all
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tfrepro import DEFAULT_STORE, datasets, scripts
-from tfrepro.envs import catalogue, interpreters
+from tfrepro.envs import catalogue, interpreters, provision
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell, plan
 from tfrepro.spec import Spec
@@ -47,8 +48,23 @@ class Planned:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """About the script (notebook lines left out), shown with the run."""
-        return self.script.warnings if self.script else ()
+        """About the script (notebook lines left out) and GPU cells on a machine without a
+        GPU, shown with the run."""
+        out = self.script.warnings if self.script else ()
+        if any(c.knobs.get("device") == "gpu" for c in self.cells) and not gpu_visible():
+            out = (*out, NO_GPU)
+        return out
+
+
+NO_GPU = (
+    "device=gpu but this machine has no visible NVIDIA GPU (no /dev/nvidia0, no nvidia-smi): "
+    "GPU cells fail without running; run them on a machine with a GPU, or drop device=gpu"
+)
+
+
+def gpu_visible() -> bool:
+    """Whether an NVIDIA GPU is visible to processes here (its device node or its tool)."""
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,8 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
             "no TensorFlow releases to run: give --tf (e.g. --tf 2.15,2.16) or "
             "matrix.tf in the spec"
         )
+    if opts.cache is not None:
+        provision.envs_root(opts.cache)  # a --cache that cannot be a folder: said before a run
     cat = catalogue.load()
     releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
     available, forced = interpreters.pool(opts.python)

@@ -28,7 +28,15 @@ from tfrepro.plan import Cell, environments
 from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status
 from tfrepro.spec import Spec
 from tfrepro.store import Store
-from tfrepro.tasks.planning import Options, Planned, job_for, make_plan, stage_inputs
+from tfrepro.tasks.planning import (
+    NO_GPU,
+    Options,
+    Planned,
+    gpu_visible,
+    job_for,
+    make_plan,
+    stage_inputs,
+)
 
 
 class Reporter(Protocol):
@@ -195,6 +203,13 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         run_id = store.begin_run(spec.name, opts.command, spec.model_dump(mode="json"))
         inputs = stage_inputs(store, planned, {c.seed for c in todo})
 
+        if not gpu_visible():  # GPU cells fail fast, before any environment is built
+            for cell in [c for c in todo if c.knobs.get("device") == "gpu"]:
+                outcome = cellrun.Outcome(Status.FAILED, NO_GPU)
+                store.record(_result(cell, outcome, run_id, cell.env.name, None), [])
+                reporter.cell_done(cell, outcome)
+            todo = [c for c in todo if c.knobs.get("device") != "gpu"]
+            envs = environments(todo)
         root = provision.envs_root(opts.cache)
         built: dict[str, provision.BuiltEnv] = {}
         for env in envs:
@@ -228,10 +243,17 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
                 pool,
             )
 
+        def key(cell: Cell) -> str:
+            return worker_key(cell, built[cell.env.key].python)
+
+        running: list[str] = []  # keys of the cells started and not yet done
+
         def pick(pending: list[Cell]) -> int:
-            if pool is None:
-                return 0
-            return pool.pick([worker_key(c, built[c.env.key].python) for c in pending])
+            return 0 if pool is None else pool.pick([key(c) for c in pending], running)
+
+        def started(cell: Cell) -> None:
+            running.append(key(cell))
+            reporter.cell_started(cell)
 
         def record(cell: Cell, outcome: cellrun.Outcome) -> None:
             sha = store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
@@ -256,13 +278,14 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         def record_and_release(cell: Cell, outcome: cellrun.Outcome) -> None:
             record(cell, outcome)
             claims.drop(cell.id)
+            running.remove(key(cell))
 
         try:
             run_pool(
                 runnable,
                 work,
                 jobs=opts.jobs,
-                on_start=reporter.cell_started,
+                on_start=started,
                 on_done=record_and_release,
                 ready=ready,
                 tick=claims.renew,
