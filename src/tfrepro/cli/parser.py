@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from tfrepro import DEFAULT_STORE, __version__
+from tfrepro.cli import export
 from tfrepro.errors import UsageError
 from tfrepro.execute.local import default_jobs
 
@@ -275,9 +276,8 @@ def build() -> _Parser:
 
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
-    v.add_argument(
-        "--refresh", action="store_true", help="refresh the catalogue from the package index"
-    )
+    v.add_argument("--refresh", action="store_true", help="refresh the catalogue from PyPI")
+    export.add_parser(sub, store_arg)
 
     e = sub.add_parser("envs", help="the environment cache: list, build, prune")
     esub = e.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=_Parser)
