@@ -262,3 +262,37 @@ def test_the_suggested_explain_pair_is_the_most_different_not_an_identical_one()
     worse = [*same[:3], _cell("2.21.0", 1, "z", 0.10)]
     assert pair(worse + keras3) == ("2.16.2", "2.21.0")
     assert pair(same) is None  # nothing differs: no explain suggested
+
+
+def test_gpu_cells_without_a_gpu_fail_at_once_and_cpu_cells_still_run(
+    tmp_path: Path, fake_env: list[EnvRequest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workflow, "gpu_visible", lambda: False)
+    p = planned(tmp_path, tf=["2.15"], seeds=[0], knobs={"device": ["cpu", "gpu"]})
+    workflow.execute(p, options(tmp_path), Recorder())
+    by_device = {c["knobs"]["device"]: c for c in stored(tmp_path)}
+    assert by_device["cpu"]["status"] == "ok"
+    assert by_device["gpu"]["status"] == "failed"
+    assert "no visible NVIDIA GPU" in by_device["gpu"]["reason"]
+    assert len(fake_env) == 1 and "cuda" not in str(fake_env[0].requirements)  # no GPU env built
+    assert len(runs(tmp_path)) == 1
+
+
+def test_executor_ray_without_ray_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tfrepro.execute import remote
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(UsageError, match=r"pip install 'tfrepro\[ray\]'"):
+        remote.RayExecutor(None, None)
+
+
+def test_executor_ray_with_no_cluster_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    from tfrepro.execute import remote
+
+    with pytest.raises(UsageError, match="ray start --head"):
+        remote.RayExecutor("127.0.0.1:1", None)

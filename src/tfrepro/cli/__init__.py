@@ -10,8 +10,9 @@ import sys
 
 from rich.console import Console
 
-from tfrepro.cli import export, parser
+from tfrepro.cli import parser
 from tfrepro.cli.commands import COMMANDS
+from tfrepro.cli.export import cmd_export
 from tfrepro.errors import TfreproError
 
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.check_script(args.command, script)
         args.argv = argv
         args.script = script
-        command = export.cmd_export if args.command == "export" else COMMANDS[args.command]
+        command = cmd_export if args.command == "export" else COMMANDS[args.command]
         return int(command(args, console) or 0)
     except TfreproError as exc:
         err.print(f"tfrepro: error: {exc}", highlight=False, markup=False, soft_wrap=True)

@@ -26,11 +26,10 @@ def _json(value: Any) -> None:
 def _options(args: argparse.Namespace, command: str) -> Any:
     from tfrepro.tasks.planning import Options
 
-    flags: dict[str, Any] = {
-        k: getattr(args, k, False) for k in ("dry_run", "rerun", "retry_failed")
-    }
-    where: dict[str, Any] = {"store": args.store, "cache": args.cache, "python": args.python}
+    names = ("dry_run", "rerun", "retry_failed", "executor", "address")
+    flags: dict[str, Any] = {k: getattr(args, k) for k in names if hasattr(args, k)}
     flags["warm"] = not getattr(args, "fresh", False)
+    where: dict[str, Any] = {"store": args.store, "cache": args.cache, "python": args.python}
     return Options(jobs=args.jobs, timeout=args.timeout, command=command, **where, **flags)
 
 

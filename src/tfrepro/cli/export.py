@@ -16,9 +16,7 @@ def add_parser(sub: Any, store_arg: Any) -> None:
     x = sub.add_parser("export", help="export the store's cells (to MLflow)")
     x.add_argument("target", choices=("mlflow",), help="where to: mlflow (tfrepro[mlflow])")
     store_arg(x)
-    x.add_argument(
-        "--tracking-uri", help="MLflow tracking URI (default: MLflow's own)"
-    )
+    x.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
     x.add_argument("--experiment", default="tfrepro", help="MLflow experiment (default tfrepro)")
 
 

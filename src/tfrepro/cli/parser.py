@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from tfrepro import DEFAULT_STORE, __version__
-from tfrepro.cli import export
+from tfrepro.cli.export import add_parser as add_export_parser
 from tfrepro.errors import UsageError
 from tfrepro.execute.local import default_jobs
 
@@ -154,6 +154,8 @@ def build() -> _Parser:
         jobs = default_jobs()
         sp.add_argument("--jobs", type=_positive_int, default=jobs, help=f"{JOBS_HELP} ({jobs})")
         sp.add_argument("--fresh", action="store_true", help="each cell in a fresh process")
+        sp.add_argument("--executor", choices=("local", "ray"), default="local", help="where")
+        sp.add_argument("--address", help="Ray cluster address (--executor ray; default: auto)")
         for flag, text in (
             ("--dry-run", "list the cells without running anything"),
             ("--rerun", "run cells again even if the store has them"),
@@ -170,13 +172,9 @@ def build() -> _Parser:
     )
     run_args(r)
     r.add_argument("--model", help="model: builtin:mlp|cnn|rnn or a .py file")
-    r.add_argument(
-        "--data", help="dataset: digits, breast_cancer, wine, iris, synthetic or a .npz file"
-    )
+    r.add_argument("--data", help="dataset: digits, breast_cancer, wine, iris, synthetic, .npz")
     r.add_argument("--epochs", type=_positive_int, help="epochs (overrides the spec)")
-    r.add_argument(
-        "--resolution", choices=("era", "latest"), help="dependency resolution (default era)"
-    )
+    r.add_argument("--resolution", choices=("era", "latest"), help="dependencies (default era)")
 
     d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
     run_args(d)
@@ -277,7 +275,7 @@ def build() -> _Parser:
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
     v.add_argument("--refresh", action="store_true", help="refresh the catalogue from PyPI")
-    export.add_parser(sub, store_arg)
+    add_export_parser(sub, store_arg)
 
     e = sub.add_parser("envs", help="the environment cache: list, build, prune")
     esub = e.add_subparsers(dest="envs_command", metavar="ACTION", parser_class=_Parser)

@@ -36,6 +36,8 @@ class Options:
     cache: Path | None = None
     command: str = "tfrepro run"
     warm: bool = True  # model cells in warm workers (execute/workers.py); False: fresh processes
+    executor: str = "local"  # or "ray" (execute/remote.py)
+    address: str | None = None  # the Ray cluster's
 
 
 @dataclass

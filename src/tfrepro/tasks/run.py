@@ -23,6 +23,7 @@ from tfrepro.envs.request import EnvRequest
 from tfrepro.errors import EnvironmentBuildError
 from tfrepro.execute import cellrun
 from tfrepro.execute.local import run_pool
+from tfrepro.execute.remote import RayExecutor
 from tfrepro.execute.workers import WorkerPool, worker_key
 from tfrepro.plan import Cell, environments
 from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status
@@ -231,17 +232,15 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         work_root = store.root / "work"
         timeout = opts.timeout or spec.timeout
 
-        pool = WorkerPool(work_root, opts.jobs) if opts.warm else None
+        remote = RayExecutor(opts.address, opts.cache) if opts.executor == "ray" else None
+        pool = WorkerPool(work_root, opts.jobs) if opts.warm and remote is None else None
+        jobs = max(opts.jobs, remote.slots) if remote else opts.jobs
 
         def work(cell: Cell) -> cellrun.Outcome:
-            return cellrun.run_cell(
-                cell,
-                job_for(planned, cell, inputs),
-                built[cell.env.key].python,
-                work_root / f"{cell.id}-{os.getpid()}",
-                timeout,
-                pool,
-            )
+            job, folder = job_for(planned, cell, inputs), work_root / f"{cell.id}-{os.getpid()}"
+            if remote is not None:
+                return remote.run(cell, job, folder, timeout)
+            return cellrun.run_cell(cell, job, built[cell.env.key].python, folder, timeout, pool)
 
         def key(cell: Cell) -> str:
             return worker_key(cell, built[cell.env.key].python)
@@ -284,7 +283,7 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
             run_pool(
                 runnable,
                 work,
-                jobs=opts.jobs,
+                jobs=jobs,
                 on_start=started,
                 on_done=record_and_release,
                 ready=ready,
@@ -295,6 +294,8 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
             claims.drop_all()
             if pool is not None:
                 pool.close()
+            if remote is not None:
+                remote.close()
         store.end_run(run_id)
         return [c.id for c in cells]
     finally:
