@@ -10,7 +10,7 @@ above its training (wall - fit) in a fresh process, as a warm worker's first cel
 is paid before) and as a later cell of the same worker (an extra seed).
 
     python benchmarks/bench_matrix.py [--tf 2.12,2.15,2.16] [--seeds 0,1,2] [--jobs 2]
-                                      [--repeats 3] [--nox-fresh]
+                                      [--repeats 3] [--nox-fresh] [--ray-address HOST:PORT]
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--nox-fresh", action="store_true", help="also time nox creating its venvs")
+    ap.add_argument("--ray-address", help="also time `--executor ray` on this Ray cluster")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/matrix.json")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tfrepro-bench-matrix-"))
@@ -143,6 +144,10 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         "nox -r (reuse venvs)": lambda: [*nox, "-r"],
         "nox -R (reuse, no install)": lambda: [*nox, "-R"],
     }
+    if args.ray_address:
+        variants["tfrepro --executor ray"] = lambda: tfrepro(
+            "--executor", "ray", "--address", args.ray_address
+        )
     wall: dict[str, list[float]] = {k: [] for k in variants}
     stores: dict[str, list[str]] = {k: [] for k in variants}
     names = list(variants)
@@ -173,6 +178,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         "ratio_warm_vs_nox_fresh": med["tfrepro (warm workers)"] / nox_fresh
         if args.nox_fresh
         else None,
+        "cells_per_minute": {k: len(releases) * len(seeds) * 60 / med[k] for k in med},
         "above_training_seconds": {
             k: {"median": statistics.median(v), "n": len(v)} for k, v in over.items() if v
         },

@@ -23,8 +23,9 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 
 def test_export_writes_one_run_per_cell_and_a_second_export_adds_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts under ./mlruns
     store = report_store.build(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     argv = ["export", "mlflow", "--store", str(store), "--tracking-uri", uri, "--experiment", "e"]
@@ -69,8 +70,9 @@ def test_export_writes_one_run_per_cell_and_a_second_export_adds_nothing(
 
 
 def test_export_of_an_empty_store_says_to_run_first(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     Store(tmp_path / "st").close()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert (
