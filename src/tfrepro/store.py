@@ -124,6 +124,39 @@ def _damaged(db: Path, exc: sqlite3.Error) -> str:
     )
 
 
+_CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+@contextmanager
+def _opening(root: Path, *, create: bool) -> Iterator[None]:
+    """Hold the store's lock file while a connection is set up, so that two tfrepro processes
+    opening one store at the same moment (two runs started together) never see each other's
+    half-made schema. A read does not create the lock file (a read never writes)."""
+    lock = root / ".tfrepro-lock"
+    if not create and not lock.exists():
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: SQLite's own locking still applies
+        yield
+        return
+    with open(lock, "a" if create else "r") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    """sqlite's corruption codes only: 'database is locked' and the like are not damage."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return name in _CORRUPT
+    return type(exc) is sqlite3.DatabaseError  # our own quick_check verdict, or no code
+
+
 class Store:
     def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = Path(root).resolve()
@@ -141,31 +174,54 @@ class Store:
             if create:
                 self.root.mkdir(parents=True, exist_ok=True)
                 (self.root / "artifacts").mkdir(exist_ok=True)
-            self.conn = sqlite3.connect(db, timeout=60, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            if create:
-                self.conn.executescript(_SCHEMA)
-            else:  # a read: the store must be whole, and is never written ("repaired")
-                check = self.conn.execute("PRAGMA quick_check").fetchone()
-                if check and check[0] != "ok":
-                    raise sqlite3.DatabaseError(f"database disk image is malformed ({check[0]})")
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(_damaged(db, exc)) from None
-        except (sqlite3.Error, OSError) as exc:
+            with _opening(self.root, create=create):
+                row = self._connect(db, create)
+        except sqlite3.Error as exc:
+            if _is_damage(exc):
+                raise StoreError(_damaged(db, exc)) from None
+            raise StoreError(f"cannot open the store at '{self.root}': {exc}") from None
+        except OSError as exc:
             raise StoreError(f"cannot open the store at '{self.root}': {exc}") from None
         if row is None and not create:
             raise StoreError(f"'{db}' is not a tfrepro store (no schema): pass another --store")
-        if row is None:
-            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
+        if row[0] != SCHEMA_VERSION:
             raise StoreError(
                 f"store '{self.root}' has schema {row[0]}, this tfrepro reads {SCHEMA_VERSION}: "
                 f"use a new --store folder"
             )
-        if create:
-            self._add_columns()  # a read of an older store reads the missing columns as None
+
+    def _connect(self, db: Path, create: bool) -> Any:
+        """Connect (retrying while another process holds the file busy); the schema row."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.conn = sqlite3.connect(db, timeout=60, isolation_level=None)
+                if create:
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
+                    self.conn.executescript(_SCHEMA)
+                else:  # a read: the store must be whole, and is never written ("repaired")
+                    check = self.conn.execute("PRAGMA quick_check").fetchone()
+                    if check and check[0] != "ok":
+                        raise sqlite3.DatabaseError(
+                            f"database disk image is malformed ({check[0]})"
+                        )
+                row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if create and row is None:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,)
+                    )
+                    row = (SCHEMA_VERSION,)
+                if create and row[0] == SCHEMA_VERSION:
+                    self._add_columns()  # a read of an older store reads them as None
+                return row
+            except sqlite3.OperationalError as exc:
+                self.conn.close()
+                code = getattr(exc, "sqlite_errorname", "")
+                busy = code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _add_columns(self) -> None:
         """Columns added since schema 2 was written (nullable, so older rows read as None):

@@ -105,7 +105,9 @@ def test_two_concurrent_runs_of_one_matrix_run_each_cell_once(
     first = _start(*args, cwd=tmp_path, cache=env_cache)
     second = _start(*args, cwd=tmp_path, cache=env_cache)
     outs = [p.communicate(timeout=900) for p in (first, second)]
-    assert [p.returncode for p in (first, second)] == [0, 0], outs
+    assert [p.returncode for p in (first, second)] == [0, 0], [
+        (o[0][-1500:], o[1][-1500:]) for o in outs
+    ]
     every = cells(store, tmp_path, env_cache, all_attempts=True)
     assert sorted(c["seed"] for c in every) == [0, 1, 2, 3]  # each cell once, attempt 1
     assert all(c["attempt"] == 1 and c["status"] == "ok" for c in every)
