@@ -194,6 +194,8 @@ class _Prober:
                 "probe": label,
                 "wall": round(time.monotonic() - start, 2),
                 **outcome.result.get("timings", {}),
+                # a warm worker's one import is not in the probe's own timings
+                "worker_import": (outcome.result.get("worker") or {}).get("import_seconds"),
             }
         )
         return Probe(label, cell, outcome.result, arrays)
