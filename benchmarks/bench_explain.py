@@ -27,11 +27,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--ablation", action="store_true", help="include the knob flips")
     parser.add_argument("--jobs", type=int, default=2, help="flips probed at once (CLI default)")
+    parser.add_argument("--fresh", action="store_true", help="every probe in its own process")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/explain.json"))
     args = parser.parse_args()
     base = spec_mod.from_dict({}, base_dir=Path.cwd())
     with tempfile.TemporaryDirectory() as tmp:
-        opts = Options(store=Path(tmp) / "store", jobs=args.jobs)
+        opts = Options(store=Path(tmp) / "store", jobs=args.jobs, warm=not args.fresh)
         # warm-up: builds the environments if needed (not timed)
         explain.explain(base, args.a, args.b, seed=0, steps=2, opts=opts, ablate=False)
         start = time.monotonic()
@@ -45,7 +46,14 @@ def main() -> None:
         max(by_probe[p].get("import") or 0.0, by_probe[p].get("worker_import") or 0.0)
         for p in ("A", "B")
     )
+    # the issue's floor: one import per environment plus what the probes themselves do in
+    # the runner (build, steps, stage measurements), without any process or import overhead
+    work = sum(max((t.get("total") or 0.0) - (t.get("import") or 0.0), 0.0)
+               for t in result["probe_timings"])  # fmt: skip
     figures = {
+        "fresh": args.fresh,
+        "probe_work_s": round(work, 2),
+        "ratio_vs_imports_plus_probe_work": round(wall / (floor + work), 2),
         "a": args.a,
         "b": args.b,
         "steps": args.steps,
@@ -60,7 +68,9 @@ def main() -> None:
     }
     print(
         f"explain {args.a} vs {args.b}: {wall:.1f} s for {result['probes']} probes; "
-        f"one TF import per environment: {floor:.1f} s; ratio {wall / floor:.2f}"
+        f"one TF import per environment: {floor:.1f} s; ratio {wall / floor:.2f}; "
+        f"the probes' own work {work:.1f} s; ratio to imports + work "
+        f"{figures['ratio_vs_imports_plus_probe_work']:.2f}"
     )
     for t in result["probe_timings"]:
         print(f"  {t['probe']:<24} wall {t['wall']:5.1f} s  import {t.get('import', 0):4.1f} s")
