@@ -194,8 +194,9 @@ class Store:
         """Connect (retrying while another process holds the file busy); the schema row."""
         deadline = time.monotonic() + 60
         while True:
+            conn = None
             try:
-                self.conn = sqlite3.connect(db, timeout=60, isolation_level=None)
+                self.conn = conn = sqlite3.connect(db, timeout=60, isolation_level=None)
                 if create:
                     self.conn.execute("PRAGMA journal_mode=WAL")
                     self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -215,8 +216,9 @@ class Store:
                 if create and row[0] == SCHEMA_VERSION:
                     self._add_columns()  # a read of an older store reads them as None
                 return row
-            except sqlite3.OperationalError as exc:
-                self.conn.close()
+            except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
                 code = getattr(exc, "sqlite_errorname", "")
                 busy = code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
                 if not busy or time.monotonic() > deadline:

@@ -375,3 +375,9 @@ def test_a_locked_store_is_not_called_damaged(tmp_path: Path) -> None:
             "SELECT 1 FROM sqlite_master"
         ).fetchall()
     assert _is_damage(garbage.value)
+
+
+def test_a_store_file_sqlite_cannot_open_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "tfrepro.sqlite").mkdir()  # a folder where the database file should be
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(tmp_path)
