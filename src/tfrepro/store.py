@@ -125,6 +125,7 @@ def _damaged(db: Path, exc: sqlite3.Error) -> str:
 
 
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+_BUSY_WAIT_S = 60  # how long an open waits for another process that holds the store busy
 
 
 @contextmanager
@@ -192,27 +193,28 @@ class Store:
 
     def _connect(self, db: Path, create: bool) -> Any:
         """Connect (retrying while another process holds the file busy); the schema row."""
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + _BUSY_WAIT_S
         while True:
             conn = None
             try:
-                self.conn = conn = sqlite3.connect(db, timeout=60, isolation_level=None)
+                conn = sqlite3.connect(db, timeout=_BUSY_WAIT_S, isolation_level=None)
                 if create:
-                    self.conn.execute("PRAGMA journal_mode=WAL")
-                    self.conn.execute("PRAGMA synchronous=NORMAL")
-                    self.conn.executescript(_SCHEMA)
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(_SCHEMA)
                 else:  # a read: the store must be whole, and is never written ("repaired")
-                    check = self.conn.execute("PRAGMA quick_check").fetchone()
+                    check = conn.execute("PRAGMA quick_check").fetchone()
                     if check and check[0] != "ok":
                         raise sqlite3.DatabaseError(
                             f"database disk image is malformed ({check[0]})"
                         )
-                row = self.conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if create and row is None:
-                    self.conn.execute(
+                    conn.execute(
                         "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,)
                     )
                     row = (SCHEMA_VERSION,)
+                self.conn = conn
                 if create and row[0] == SCHEMA_VERSION:
                     self._add_columns()  # a read of an older store reads them as None
                 return row
