@@ -19,7 +19,7 @@ import numpy as np
 import tfrepro
 from tfrepro import files
 from tfrepro.errors import FileWriteError, SpecError
-from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
+from tfrepro.runner.tfrepro_guest.platform.hashing import DATA_KEYS, data_sha256
 from tfrepro.spec import DataSpec
 
 _PREPARATION = 1  # bump when the preparation below changes: cached datasets are then remade

@@ -4,7 +4,7 @@ What the command means (`target`), whether it can run (`check`, before anything 
 what defines it for the cell id (`project_sha256`), a notebook as Python source
 (`notebook_source`), and the private copy of the script's folder each cell runs in (`mirror`),
 so cells running side by side never overwrite each other's checkpoints, saved models or logs.
-Inside the environment, runner/tfrepro_guest/script.py runs it.
+Inside the environment, runner/tfrepro_guest/script/ runs it.
 """
 
 from __future__ import annotations
@@ -19,12 +19,24 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tfrepro.errors import SpecError
 
-if TYPE_CHECKING:
-    from tfrepro.spec import Spec
+
+class _Command(Protocol):
+    def program(self) -> tuple[str, str, tuple[str, ...]]: ...
+
+
+class HasScript(Protocol):
+    """What this module reads of a spec (tfrepro.spec.Spec): its [script] and the folder the
+    script starts in. Structural, so that spec imports scripts and never the reverse."""
+
+    @property
+    def script(self) -> _Command | None: ...
+
+    def script_cwd(self) -> Path | None: ...
+
 
 # Folders never copied into a cell's working folder (nor hashed): version control, caches,
 # virtual environments, and tfrepro's own stores (a folder holding tfrepro.sqlite).
@@ -66,7 +78,7 @@ class Target:
         return (self.cwd / self.name).resolve()
 
 
-def target(spec: Spec) -> Target:
+def target(spec: HasScript) -> Target:
     assert spec.script is not None
     kind, name, argv = spec.script.program()
     t = Target(kind, name, argv, spec.script_cwd() or Path.cwd())
@@ -76,7 +88,7 @@ def target(spec: Spec) -> Target:
     return t
 
 
-def check(spec: Spec, origin: str) -> None:
+def check(spec: HasScript, origin: str) -> None:
     """Everything that can be known wrong before a cell runs, as one SpecError line."""
     t = target(spec)
     if not t.cwd.is_dir():

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from tfrepro import scripts
 from tfrepro.errors import SpecError
 
 BUILTIN_MODELS = ("mlp", "cnn", "rnn")
@@ -310,8 +311,6 @@ def from_dict(
         raise _explain(exc, origin) from None
     _check_files(spec, origin)
     if spec.script is not None:
-        from tfrepro import scripts
-
         scripts.check(spec, origin)
     return spec
 

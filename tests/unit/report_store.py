@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tfrepro.runner.tfrepro_guest.hashing import data_sha256
+from tfrepro.runner.tfrepro_guest.platform.hashing import data_sha256
 from tfrepro.store import Store
 
 HOSTILE = "<script>alert(1)</script>"

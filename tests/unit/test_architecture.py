@@ -29,15 +29,16 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
-    """Absolute names of the modules `path` imports."""
+def _imports(path: Path, *, top_level_only: bool = False, type_checking: bool = False) -> set[str]:
+    """Absolute names of the modules `path` imports (type_checking: those under `if
+    TYPE_CHECKING:` too)."""
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
 
     def visit(node: ast.AST, depth: int) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
+            if not type_checking and isinstance(child, ast.If) and _is_type_checking(child):
                 continue
             if isinstance(child, ast.Import):
                 found.update(alias.name for alias in child.names)
@@ -94,6 +95,40 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_cycle_between_host_modules() -> None:
     # package __init__ modules are only namespaces here; a cycle through one would still count
     cycle = _cycle(_graph(top_level_only=False))
+    assert cycle is None, " → ".join(cycle or [])
+
+
+def _guest_graph() -> dict[str, set[str]]:
+    """The guest's imports among its own modules (`tfrepro_guest.x`, as __main__ imports them
+    when the runner runs by path, is `tfrepro.runner.tfrepro_guest.x`), TYPE_CHECKING included."""
+    names = {_module_name(p) for p in GUEST}
+    graph: dict[str, set[str]] = {}
+    for path in GUEST:
+        found = {
+            n if n.startswith("tfrepro.") else f"tfrepro.runner.{n}"
+            for n in _imports(path, type_checking=True)
+        }
+        graph[_module_name(path)] = {n for n in found if n in names} - {_module_name(path)}
+    return graph
+
+
+def test_no_import_cycle_between_guest_modules() -> None:
+    cycle = _cycle(_guest_graph())
+    assert cycle is None, " → ".join(cycle or [])
+
+
+def test_the_guest_graph_sees_the_guest() -> None:
+    graph = _guest_graph()
+    assert "tfrepro.runner.tfrepro_guest.protocol" in graph["tfrepro.runner.tfrepro_guest.job"]
+    assert "tfrepro.runner.tfrepro_guest.job" in graph["tfrepro.runner.__main__"]
+
+
+def test_no_import_cycle_counting_type_checking_imports() -> None:
+    graph: dict[str, set[str]] = {}
+    for path in HOST:
+        names = _imports(path, type_checking=True)
+        graph[_module_name(path)] = {n for n in names if n in MODULES} - {_module_name(path)}
+    cycle = _cycle(graph)
     assert cycle is None, " → ".join(cycle or [])
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tfrepro import datasets
 from tfrepro.errors import SpecError
-from tfrepro.runner.tfrepro_guest.hashing import data_sha256
+from tfrepro.runner.tfrepro_guest.platform.hashing import data_sha256
 from tfrepro.spec import DataSpec
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")

@@ -227,4 +227,4 @@ def test_missing_interpreter_is_reported_not_raised(fake_runner: Path, tmp_path:
 def test_the_runner_it_starts_is_the_guest_package() -> None:
     # run by path (`python RUNNER_DIR job.json`): the folder must hold the guest's entry point
     assert (cellrun.RUNNER_DIR / "__main__.py").is_file()
-    assert (cellrun.RUNNER_DIR / "tfrepro_guest" / "main.py").is_file()
+    assert (cellrun.RUNNER_DIR / "tfrepro_guest" / "job.py").is_file()

@@ -11,7 +11,7 @@ import pytest
 from tfrepro.analysis import load
 from tfrepro.analysis.compare import compare_cells
 from tfrepro.errors import UsageError
-from tfrepro.runner.tfrepro_guest.hashing import data_sha256
+from tfrepro.runner.tfrepro_guest.platform.hashing import data_sha256
 from tfrepro.store import Store
 
 from .synthetic import record

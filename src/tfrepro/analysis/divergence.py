@@ -1,6 +1,6 @@
 """Where two probes of the same model first diverge. Pure: arrays and dicts in, dicts out.
 
-A probe (see runner/tfrepro_guest/probe.py) records, on one fixed batch: initial weights,
+A probe (see runner/tfrepro_guest/probe/) records, on one fixed batch: initial weights,
 configs, each layer's forward output, the loss, gradients, one optimizer update and K
 lockstep training steps. `stages()` compares probe B (run from A's initial weights and
 A's gradients) with probe A, against a tolerance measured by rerunning A itself.
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tfrepro.analysis.stages import NUMERIC_STAGES, STAGES
+from tfrepro.runner.tfrepro_guest.protocol import Array, Result, count, indexed, unavailable
 
 # Config keys that name things or describe storage rather than behaviour.
 _IGNORED_CONFIG_KEYS = {
@@ -35,8 +36,7 @@ Arrays = Mapping[str, np.ndarray]
 
 
 def _listed(arrays: Arrays, prefix: str) -> list[np.ndarray]:
-    n = len([k for k in arrays if k.startswith(prefix) and k[len(prefix) :].isdigit()])
-    return [np.asarray(arrays[f"{prefix}{i}"]) for i in range(n)]
+    return [np.asarray(arrays[indexed(prefix, i)]) for i in range(count(arrays, prefix))]
 
 
 def array_diffs(
@@ -205,28 +205,29 @@ def compare_probes(
 ) -> dict[str, dict[str, Any]]:
     """Stage by stage: how probe B differs from probe A (B ran from A's weights and gradients)."""
     tol = dict(tol or {})
-    names = [str(n) for n in a_arrays.get("weight_names", [])]
+    names = [str(n) for n in a_arrays.get(Array.WEIGHT_NAMES, [])]
     out: dict[str, dict[str, Any]] = {}
 
     def used(p: dict[str, Any]) -> Any:  # as the model left ctx.data; older probes: as sent
-        return p.get("data_sha256_used", p.get("data_sha256"))
+        return p.get(Result.DATA_SHA256_USED, p.get(Result.DATA_SHA256))
 
     same_data = used(a) == used(b) and np.array_equal(
-        a_arrays["batch_index"], b_arrays["batch_index"]
+        a_arrays[Array.BATCH_INDEX], b_arrays[Array.BATCH_INDEX]
     )
+    batches = a.get(Result.PROBE_BATCH), b.get(Result.PROBE_BATCH)
     out["data"] = {
         "diverged": not same_data,
         "bitwise": same_data,
         "max_abs": 0.0 if same_data else float("inf"),
         "tolerance": 0.0,
-        "where": None if same_data else _data_where(a.get("probe_batch"), b.get("probe_batch")),
+        "where": None if same_data else _data_where(*batches),
         "items": [],
     }
     out["init"] = _stage(
-        array_diffs(_listed(a_arrays, "init_"), _listed(b_arrays, "init_"), names),
+        array_diffs(_listed(a_arrays, Array.INIT), _listed(b_arrays, Array.INIT), names),
         tol.get("init", 0.0),
     )
-    cfg = config_diff(a.get("configs", {}), b.get("configs", {}))
+    cfg = config_diff(a.get(Result.CONFIGS, {}), b.get(Result.CONFIGS, {}))
     out["config"] = {
         "diverged": bool(cfg["changed"]),
         "bitwise": not cfg["changed"],
@@ -235,41 +236,47 @@ def compare_probes(
         "where": cfg["changed"][0]["key"] if cfg["changed"] else None,
         **cfg,
     }
-    layer_names = a.get("layer_names") or []
+    layer_names = a.get(Result.LAYER_NAMES) or []
     out["forward"] = _stage(
-        array_diffs(_listed(a_arrays, "fwd_"), _listed(b_arrays, "fwd_"), layer_names),
+        array_diffs(
+            _listed(a_arrays, Array.FORWARD), _listed(b_arrays, Array.FORWARD), layer_names
+        ),
         tol.get("forward", 0.0),
     )
     # training mode: each layer's output, then the moving statistics it updated (BatchNorm)
-    moving = [f"moving statistics {n}" for n in a.get("moving_names") or []]
+    moving = [f"moving statistics {n}" for n in a.get(Result.MOVING_NAMES) or []]
     out["train_forward"] = _stage(
-        array_diffs(_listed(a_arrays, "tfwd_"), _listed(b_arrays, "tfwd_"), layer_names)
-        + array_diffs(_listed(a_arrays, "mstat_"), _listed(b_arrays, "mstat_"), moving),
+        array_diffs(
+            _listed(a_arrays, Array.TRAIN_FORWARD),
+            _listed(b_arrays, Array.TRAIN_FORWARD),
+            layer_names,
+        )
+        + array_diffs(_listed(a_arrays, Array.MOVING), _listed(b_arrays, Array.MOVING), moving),
         tol.get("train_forward", 0.0),
     )
-    loss_gap = abs(float(a.get("probe_loss", 0.0)) - float(b.get("probe_loss", 0.0)))
+    loss_gap = abs(float(a.get(Result.PROBE_LOSS, 0.0)) - float(b.get(Result.PROBE_LOSS, 0.0)))
     out["loss"] = {
         "diverged": loss_gap > tol.get("loss", 0.0),
         "bitwise": loss_gap == 0.0,
         "max_abs": loss_gap,
         "tolerance": tol.get("loss", 0.0),
         "where": "loss" if loss_gap > tol.get("loss", 0.0) else None,
-        "a": a.get("probe_loss"),
-        "b": b.get("probe_loss"),
+        "a": a.get(Result.PROBE_LOSS),
+        "b": b.get(Result.PROBE_LOSS),
         "items": [],
     }
-    trainable = a.get("trainable_names") or []
+    trainable = a.get(Result.TRAINABLE_NAMES) or []
     out["gradient"] = _stage(
-        array_diffs(_listed(a_arrays, "grad_"), _listed(b_arrays, "grad_"), trainable),
+        array_diffs(_listed(a_arrays, Array.GRAD), _listed(b_arrays, Array.GRAD), trainable),
         tol.get("gradient", 0.0),
     )
     out["optimizer"] = _stage(
-        array_diffs(_listed(a_arrays, "update_"), _listed(b_arrays, "update_"), trainable),
+        array_diffs(_listed(a_arrays, Array.UPDATE), _listed(b_arrays, Array.UPDATE), trainable),
         tol.get("optimizer", 0.0),
     )
-    out["optimizer"]["class_a"] = a.get("update_optimizer")
-    out["optimizer"]["class_b"] = b.get("update_optimizer")
-    gaps = trajectory_gap(a_arrays["trajectory"], b_arrays["trajectory"])
+    out["optimizer"]["class_a"] = a.get(Result.UPDATE_OPTIMIZER)
+    out["optimizer"]["class_b"] = b.get(Result.UPDATE_OPTIMIZER)
+    gaps = trajectory_gap(a_arrays[Array.TRAJECTORY], b_arrays[Array.TRAJECTORY])
     t_tol = tol.get("trajectory", 0.0)
     first = next((i for i, g in enumerate(gaps) if g > t_tol), None)
     out["trajectory"] = {
@@ -284,7 +291,7 @@ def compare_probes(
         "items": [],
     }
     for stage in ("data", "init", *NUMERIC_STAGES):
-        why = [str(p[f"{stage}_unavailable"]) for p in (a, b) if p.get(f"{stage}_unavailable")]
+        why = [str(p[unavailable(stage)]) for p in (a, b) if p.get(unavailable(stage))]
         if why:
             out[stage] = _unmeasured(why[0])
     return out

@@ -16,7 +16,8 @@ from tfrepro import files
 from tfrepro.analysis.compare import cell_key
 from tfrepro.errors import FileWriteError, UsageError
 from tfrepro.record import CellRecord as Cell
-from tfrepro.runner.tfrepro_guest.hashing import DATA_KEYS, data_sha256
+from tfrepro.runner.tfrepro_guest.platform.hashing import DATA_KEYS, data_sha256
+from tfrepro.runner.tfrepro_guest.protocol import Array
 
 if TYPE_CHECKING:
     from tfrepro.store import Store
@@ -57,7 +58,9 @@ def predictions(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
             continue
         if path not in by_path:
             z = _npz(path)
-            by_path[path] = z["predictions"] if z is not None and "predictions" in z.files else None
+            by_path[path] = (
+                z[Array.PREDICTIONS] if z is not None and Array.PREDICTIONS in z.files else None
+            )
         found = by_path[path]
         if found is not None:
             out[cell_key(c, unique=counts[c.get("id")] == 1)] = found
@@ -74,8 +77,8 @@ def labels(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
         sha = c.get("data_sha256")
         if c.get("script") and sha and sha not in out and c.get("arrays"):
             z = _npz(str(c["arrays"]))
-            if z is not None and "labels" in z.files:
-                out[sha] = z["labels"]
+            if z is not None and Array.LABELS in z.files:
+                out[sha] = z[Array.LABELS]
     for root in roots:
         for path in sorted(root.glob("*/*.npz")):
             if wanted <= out.keys():

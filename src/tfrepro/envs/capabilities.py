@@ -1,4 +1,4 @@
-"""The host's view of the release capability table (runner/tfrepro_guest/capabilities.py).
+"""The host's view of the release capability table (runner/tfrepro_guest/platform/capabilities.py).
 
 One table for host and guest: the guest cannot import the host package, so the table lives in
 the runner and the host reads it from there.
@@ -6,7 +6,7 @@ the runner and the host reads it from there.
 
 from __future__ import annotations
 
-from tfrepro.runner.tfrepro_guest import capabilities as _table
+from tfrepro.runner.tfrepro_guest.platform import capabilities as _table
 
 CAPABILITIES: tuple[str, ...] = tuple(_table.FIRST_RELEASE)
 

@@ -20,6 +20,16 @@ from tfrepro import process, scripts
 from tfrepro.execute.workers import WorkerPool, worker_key
 from tfrepro.plan import Cell
 from tfrepro.record import Status
+from tfrepro.runner.tfrepro_guest.protocol import (
+    Boot,
+    Event,
+    Job,
+    Kind,
+    Result,
+    ScriptInfo,
+    ScriptSpec,
+    Worker,
+)
 
 RUNNER_DIR = Path(__file__).resolve().parents[1] / "runner"  # run by path inside each env
 # Variables that change TensorFlow's numerics: never inherited from the user's shell, only
@@ -75,9 +85,9 @@ def run_cell(
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    job = {**job, "out_dir": str(work)}
+    job = {**job, Job.OUT_DIR: str(work)}
     (work / "job.json").write_text(json.dumps(job))
-    script = job.get("mode") == "script"
+    script = job.get(Job.KIND) == Kind.SCRIPT
     fallback = None
     if workers is not None and not script:
         warm = _run_warm(cell, python, work, timeout, workers)
@@ -85,9 +95,9 @@ def run_cell(
             return warm
         fallback = warm
     outcome = _run_fresh(cell, job, python, work, timeout, script)
-    outcome.result.setdefault("worker", {"mode": "fresh"})
+    outcome.result.setdefault(Result.WORKER, {Worker.MODE: Worker.FRESH})
     if fallback:
-        outcome.result["worker"]["fallback"] = fallback
+        outcome.result[Result.WORKER]["fallback"] = fallback
     return outcome
 
 
@@ -99,7 +109,7 @@ def _run_warm(
     why = workers.fallback(key)
     if why:
         return why
-    boot = {"tf_version": cell.tf_version, "knobs": cell.knobs}
+    boot = {Boot.TF_VERSION: cell.tf_version, Boot.KNOBS: cell.knobs}
     runner = [str(python), "-B", "-s", str(RUNNER_DIR)]
     got = workers.acquire(key, runner, cell_environment(cell), boot, timeout)
     if isinstance(got, str):
@@ -118,11 +128,11 @@ def _run_warm(
     if reply.message is None and not reply.timed_out and done.returncode == 0:
         done = dataclasses.replace(done, returncode=1)  # it closed its pipe: still a crash
     outcome = _outcome(done, work, timeout, wall, got.onednn_log)
-    retire = (reply.message or {}).get("retire")
+    retire = (reply.message or {}).get(Worker.RETIRE)
     if retire:
         workers.retire(key, str(retire))
     workers.release(got, keep=reply.message is not None and not retire)
-    info = outcome.result.setdefault("worker", {"mode": "warm", "pid": got.proc.pid})
+    info = outcome.result.setdefault(Result.WORKER, {Worker.MODE: Worker.WARM, "pid": got.proc.pid})
     if reply.message is None:
         info["replaced"] = True  # the worker died or hung with this cell: the next gets a new one
     return outcome
@@ -136,7 +146,7 @@ def _run_fresh(
     cell: Cell, job: dict[str, Any], python: Path, work: Path, timeout: float, script: bool
 ) -> Outcome:
     # a script runs in its own copy of its folder: cells side by side never share files
-    cwd = scripts.mirror(Path(job["script"]["cwd"]), work / "cwd") if script else work
+    cwd = scripts.mirror(Path(job[Job.SCRIPT][ScriptSpec.CWD]), work / "cwd") if script else work
     start = time.monotonic()
     try:
         done = process.run(
@@ -158,10 +168,11 @@ def _run_fresh(
     outcome = _outcome(done, work, timeout, wall, onednn)
     if script:
         # the script's own output, as the user would have seen it (last lines)
-        info = outcome.result.setdefault("script", {})
+        info = outcome.result.setdefault(Result.SCRIPT, {})
         info["stdout_tail"] = _tail(done.stdout, 20)
         info["stderr_tail"] = _tail(done.stderr, 20)
-        info.setdefault("exit_code", done.returncode)  # the runner's, if the script never ended
+        # the runner's, if the script never ended
+        info.setdefault(ScriptInfo.EXIT_CODE, done.returncode)
     return outcome
 
 
@@ -185,9 +196,9 @@ def _outcome(
     if result_file.exists():
         result = json.loads(result_file.read_text())
         return Outcome(
-            result["status"],
-            result.get("reason", ""),
-            result.get("traceback"),
+            result[Result.STATUS],
+            result.get(Result.REASON, ""),
+            result.get(Result.TRACEBACK),
             result,
             arrays_path,
             wall,
@@ -219,10 +230,10 @@ def _partial(work: Path) -> dict[str, Any]:
                 ev = json.loads(line)
             except ValueError:
                 continue  # the last line of a killed process may be cut
-            if ev.get("event") == "log" and ev.get("name") == "loss":
+            if ev.get("event") == Event.LOG and ev.get("name") == "loss":
                 value = ev.get("value")
                 losses.append(float(value) if value is not None else float("nan"))
-    return {"loss": losses}
+    return {Result.LOSS: losses}
 
 
 def _tail(text: str, lines: int = 40) -> str:

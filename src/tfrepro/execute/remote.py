@@ -25,6 +25,7 @@ from typing import Any
 from tfrepro.errors import UsageError
 from tfrepro.execute import cellrun
 from tfrepro.plan import Cell
+from tfrepro.runner.tfrepro_guest.protocol import Result, Worker
 
 
 class RayExecutor:
@@ -101,8 +102,8 @@ def _run_on_node(
         outcome = cellrun.run_cell(cell, job, env.python, folder / "cell", timeout)
         arrays = outcome.arrays.read_bytes() if outcome.arrays else None
         outcome.arrays = None
-        outcome.result.setdefault("worker", {"mode": "fresh"})
-        outcome.result["worker"].update(executor="ray", node=node)
+        outcome.result.setdefault(Result.WORKER, {Worker.MODE: Worker.FRESH})
+        outcome.result[Result.WORKER].update(executor="ray", node=node)
         return outcome, arrays
     finally:
         shutil.rmtree(folder, ignore_errors=True)

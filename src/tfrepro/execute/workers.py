@@ -30,6 +30,8 @@ from typing import Any
 from tfrepro import process
 from tfrepro.envs.capabilities import has
 from tfrepro.plan import Cell
+from tfrepro.runner.tfrepro_guest.protocol import Boot
+from tfrepro.runner.tfrepro_guest.protocol import Worker as Line
 
 
 def worker_key(cell: Cell, python: Path) -> str:
@@ -70,7 +72,7 @@ class Worker:
     def send(self, job_path: Path, timeout: float) -> Reply:
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write((json.dumps({"job": str(job_path)}) + "\n").encode())
+            self.proc.stdin.write((json.dumps({Line.JOB: str(job_path)}) + "\n").encode())
             self.proc.stdin.flush()
         except OSError:
             return Reply(None, self.proc.wait())
@@ -191,7 +193,7 @@ class WorkerPool:
                folder: Path, timeout: float) -> Worker | str:  # fmt: skip
         folder.mkdir(parents=True, exist_ok=True)
         log = folder / "worker.log"
-        (folder / "boot.json").write_text(json.dumps({**boot, "log": str(log)}))
+        (folder / "boot.json").write_text(json.dumps({**boot, Boot.LOG: str(log)}))
         argv = [*runner, "--serve", str(folder / "boot.json")]
         try:
             # started on the spawner thread; its import is waited for here, in parallel
@@ -203,7 +205,7 @@ class WorkerPool:
             return f"cannot start a worker with {runner[0]}: {exc}"
         worker = Worker(key, proc, folder, log)
         reply = worker.receive(timeout)
-        if not reply.message or not reply.message.get("ready"):
+        if not reply.message or not reply.message.get(Line.READY):
             tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
             worker.close()
             self._gone(key)
@@ -215,14 +217,6 @@ class WorkerPool:
     def _gone(self, key: str) -> None:
         with self.lock:
             self.busy.remove(key)
-
-    def has_idle(self, key: str) -> bool:
-        with self.lock:
-            return any(w.key == key for w in self.idle)
-
-    def has_any(self, key: str) -> bool:
-        with self.lock:
-            return key in self.busy or any(w.key == key for w in self.idle)
 
     def release(self, worker: Worker, keep: bool) -> None:
         """Back to the idle list (keep) or ended (it died, hung, or retired)."""

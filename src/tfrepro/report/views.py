@@ -16,6 +16,7 @@ from rich.text import Text
 
 from tfrepro import DEFAULT_STORE
 from tfrepro.report.terminal import probe_detail
+from tfrepro.runner.tfrepro_guest.protocol import ScriptInfo
 
 if TYPE_CHECKING:
     from tfrepro.envs.provision import BuiltEnv
@@ -79,10 +80,12 @@ def script_notes(console: Console, result: RunResult) -> None:
     hooks: set[str] = set()
     for c in result.cells:
         info = c.get("script") or {}
-        for call in info.get("seed_calls") or []:
+        for call in info.get(ScriptInfo.SEED_CALLS) or []:
             where = f" at {call['where']}" if call.get("where") else ""
-            seeded.setdefault(f"{call['call']}({call['value']}){where}", info.get("seeding", ""))
-        hooks.update(info.get("warnings") or [])
+            seeded.setdefault(
+                f"{call['call']}({call['value']}){where}", info.get(ScriptInfo.SEEDING, "")
+            )
+        hooks.update(info.get(ScriptInfo.WARNINGS) or [])
     if seeded:
         calls = ", ".join(seeded)
         if "cell" in seeded.values():

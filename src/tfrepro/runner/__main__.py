@@ -7,6 +7,7 @@ The runner dies with the tfrepro process that started it (TFREPRO_HOST_PID): on 
 kernel's parent-death signal, and everywhere by a watch thread that exits when the parent is
 gone, so a killed `tfrepro run` leaves no runner training on without it.
 """
+
 import os
 import sys
 import threading
@@ -26,7 +27,7 @@ def _die_with_host():
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the watch thread below still holds
+    except Exception:  # not Linux: the watch thread below still holds
         pass
 
     def watch():
@@ -38,9 +39,19 @@ def _die_with_host():
     threading.Thread(target=watch, name="tfrepro-host-watch", daemon=True).start()
 
 
-_die_with_host()
+def main(argv):
+    if len(argv) == 2 and argv[0] == "--serve":
+        from tfrepro_guest import worker
 
-from tfrepro_guest.main import main  # noqa: E402
+        return worker.serve(argv[1])
+    if len(argv) != 1:
+        print("usage: python runner JOB.json | python runner --serve BOOT.json")
+        return 2
+    from tfrepro_guest import job
+
+    return job.fresh(argv[0])
+
 
 if __name__ == "__main__":
+    _die_with_host()
     sys.exit(main(sys.argv[1:]))

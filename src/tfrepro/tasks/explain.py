@@ -27,6 +27,7 @@ from tfrepro.execute.local import map_parallel
 from tfrepro.execute.workers import WorkerPool
 from tfrepro.plan import Cell
 from tfrepro.record import Status
+from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ProbeSpec, Result
 from tfrepro.spec import Knobs, Spec
 from tfrepro.store import Store
 from tfrepro.tasks.planning import Options, Planned, job_for, make_plan, stage_inputs
@@ -127,17 +128,17 @@ class Probe:
 
     def facts(self) -> dict[str, Any]:
         """What the report shows of this side, and what attribution compares between sides."""
-        fp = self.result.get("fingerprint", {})
+        fp = self.result.get(Result.FINGERPRINT, {})
         return {
             "tf": self.cell.tf_version,
-            "keras": self.result.get("keras_version"),
+            "keras": self.result.get(Result.KERAS_VERSION),
             "python": fp.get("python"),
             "numpy": fp.get("numpy"),
             "knobs": self.cell.knobs,
             "onednn": fp.get("onednn_enabled"),
-            "optimizer": self.result.get("update_optimizer"),
+            "optimizer": self.result.get(Result.UPDATE_OPTIMIZER),
             "keras_module": fp.get("keras_module"),
-            "script": "script" in self.result,
+            "script": Result.SCRIPT in self.result,
         }
 
 
@@ -169,15 +170,20 @@ class _Prober:
         inputs = stage_inputs(self.store, planned, {cell.seed})
         job = job_for(planned, cell, inputs)
         if planned.script is None:
-            job["mode"] = "probe"
-        # a script keeps mode "script" and is probed at its first fit (guest script_probe)
-        job["probe"] = {"steps": self.steps}
+            job[Job.KIND] = Kind.PROBE
+        # a script stays Kind.SCRIPT and is probed at its first fit (guest probe/script.py)
+        job[Job.PROBE] = {ProbeSpec.STEPS: self.steps}
         if source is not None:
             source_arrays = self.scratch / f"source-{source.cell.id}.npz"
             with self.lock:  # the same source for several flips: written once
                 if not source_arrays.exists():
                     np.savez(source_arrays, **source.arrays)  # type: ignore[arg-type]
-            job["probe"].update(weights_path=str(source_arrays), grads_path=str(source_arrays))
+            job[Job.PROBE].update(
+                {
+                    ProbeSpec.WEIGHTS_PATH: str(source_arrays),
+                    ProbeSpec.GRADS_PATH: str(source_arrays),
+                }
+            )
         with self.lock:
             self.count += 1
             work = self.scratch / f"{self.count}-{cell.id}"
@@ -193,9 +199,9 @@ class _Prober:
             {
                 "probe": label,
                 "wall": round(time.monotonic() - start, 2),
-                **outcome.result.get("timings", {}),
+                **outcome.result.get(Result.TIMINGS, {}),
                 # a warm worker's one import is not in the probe's own timings
-                "worker_import": (outcome.result.get("worker") or {}).get("import_seconds"),
+                "worker_import": (outcome.result.get(Result.WORKER) or {}).get("import_seconds"),
             }
         )
         return Probe(label, cell, outcome.result, arrays)

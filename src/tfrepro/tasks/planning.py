@@ -18,6 +18,7 @@ from tfrepro import DEFAULT_STORE, datasets, scripts
 from tfrepro.envs import catalogue, interpreters, provision
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell, plan
+from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ModelSpec, ScriptSpec
 from tfrepro.spec import Spec
 from tfrepro.store import Store
 
@@ -143,23 +144,24 @@ def job_for(planned: Planned, cell: Cell, inputs: Inputs) -> dict[str, Any]:
     model_path = spec.model_path()
     if model_path is None:
         name = spec.model.source.removeprefix("builtin:")
-        model: dict[str, Any] = {"kind": "builtin", "name": name}
+        model: dict[str, Any] = {ModelSpec.KIND: ModelSpec.BUILTIN, ModelSpec.NAME: name}
     else:
-        model = {"kind": "file", "path": str(model_path)}
-    model["hidden"] = spec.model.hidden
+        model = {ModelSpec.KIND: ModelSpec.FILE, ModelSpec.PATH: str(model_path)}
+    model[ModelSpec.HIDDEN] = spec.model.hidden
     order = inputs.orders[cell.seed]
     return {
-        "cell_id": cell.id,
-        "seed": cell.seed,
-        "tf_version": cell.tf_version,
-        "knobs": cell.knobs,
-        "model": model,
-        "data_path": str(inputs.data_path),
-        "order_path": str(order) if order else None,
-        "task": data.task,
-        "n_classes": data.n_classes,
-        "train": spec.train.model_dump(),
-        "params": spec.params,
+        Job.KIND: Kind.TRAIN,
+        Job.CELL_ID: cell.id,
+        Job.SEED: cell.seed,
+        Job.TF_VERSION: cell.tf_version,
+        Job.KNOBS: cell.knobs,
+        Job.MODEL: model,
+        Job.DATA_PATH: str(inputs.data_path),
+        Job.ORDER_PATH: str(order) if order else None,
+        Job.TASK: data.task,
+        Job.N_CLASSES: data.n_classes,
+        Job.TRAIN: spec.train.model_dump(),
+        Job.PARAMS: spec.params,
     }
 
 
@@ -168,19 +170,19 @@ def script_job(spec: Spec, target: scripts.Target, cell: Cell) -> dict[str, Any]
     the script's folder (`cwd`, see scripts.mirror)."""
     assert spec.script is not None
     script: dict[str, Any] = {
-        "kind": target.kind,
-        "name": target.name,
-        "argv": list(target.argv),
-        "cwd": str(target.cwd),
-        "seeding": spec.script.seeding,
+        ScriptSpec.KIND: target.kind,
+        ScriptSpec.NAME: target.name,
+        ScriptSpec.ARGV: list(target.argv),
+        ScriptSpec.CWD: str(target.cwd),
+        ScriptSpec.SEEDING: spec.script.seeding,
     }
-    if target.kind == "notebook":
-        script["source"] = target.source
+    if target.kind == ScriptSpec.NOTEBOOK:
+        script[ScriptSpec.SOURCE] = target.source
     return {
-        "cell_id": cell.id,
-        "seed": cell.seed,
-        "tf_version": cell.tf_version,
-        "knobs": cell.knobs,
-        "mode": "script",
-        "script": script,
+        Job.KIND: Kind.SCRIPT,
+        Job.CELL_ID: cell.id,
+        Job.SEED: cell.seed,
+        Job.TF_VERSION: cell.tf_version,
+        Job.KNOBS: cell.knobs,
+        Job.SCRIPT: script,
     }

@@ -27,6 +27,7 @@ from tfrepro.execute.remote import RayExecutor
 from tfrepro.execute.workers import WorkerPool, worker_key
 from tfrepro.plan import Cell, environments
 from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status
+from tfrepro.runner.tfrepro_guest.protocol import Result
 from tfrepro.spec import Spec
 from tfrepro.store import Store
 from tfrepro.tasks.planning import (
@@ -145,7 +146,7 @@ def _result(
     cell: Cell, outcome: cellrun.Outcome, run_id: int, env_name: str, arrays_sha: str | None
 ) -> CellResult:
     res = outcome.result
-    fp = dict(res.get("fingerprint") or {})
+    fp = dict(res.get(Result.FINGERPRINT) or {})
     if outcome.onednn_log is not None:
         # TF's own log line is the one indicator that every release from 2.5 on agrees
         # with; _pywrap_util_port.IsMklEnabled (kept as onednn_enabled) says False on 2.9
@@ -158,7 +159,7 @@ def _result(
         experiment=cell.experiment,
         tf_version=cell.tf_version,
         python_version=fp.get("python") or cell.env.python_version,
-        keras_version=res.get("keras_version"),
+        keras_version=res.get(Result.KERAS_VERSION),
         numpy_version=fp.get("numpy"),
         keras_pin=cell.keras,
         seed=cell.seed,
@@ -168,21 +169,21 @@ def _result(
         status=outcome.status,
         reason=outcome.reason,
         traceback=outcome.traceback,
-        data_sha256=res.get("data_sha256"),
-        init_weights_sha256=res.get("init_weights_sha256"),
-        final_weights_sha256=res.get("final_weights_sha256"),
-        metrics=res.get("metrics"),
-        epoch_metrics=res.get("epoch_metrics"),
-        timings=res.get("timings"),
+        data_sha256=res.get(Result.DATA_SHA256),
+        init_weights_sha256=res.get(Result.INIT_WEIGHTS_SHA256),
+        final_weights_sha256=res.get(Result.FINAL_WEIGHTS_SHA256),
+        metrics=res.get(Result.METRICS),
+        epoch_metrics=res.get(Result.EPOCH_METRICS),
+        timings=res.get(Result.TIMINGS),
         fingerprint=fp,
-        knobs_applied=res.get("knobs_applied"),
-        optimizer_class=res.get("optimizer_class"),
-        logs=res.get("logs"),
+        knobs_applied=res.get(Result.KNOBS_APPLIED),
+        optimizer_class=res.get(Result.OPTIMIZER_CLASS),
+        logs=res.get(Result.LOGS),
         arrays=arrays_sha,
-        peak_memory_mb=res.get("peak_memory_mb"),
+        peak_memory_mb=res.get(Result.PEAK_MEMORY_MB),
         wall_seconds=outcome.wall_seconds,
-        script=res.get("script"),
-        worker=res.get("worker"),
+        script=res.get(Result.SCRIPT),
+        worker=res.get(Result.WORKER),
     )
 
 
@@ -257,7 +258,8 @@ def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
         def record(cell: Cell, outcome: cellrun.Outcome) -> None:
             sha = store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
             losses = [
-                float(x) if x is not None else float("nan") for x in outcome.result.get("loss", [])
+                float(x) if x is not None else float("nan")
+                for x in outcome.result.get(Result.LOSS, [])
             ]
             store.record(_result(cell, outcome, run_id, built[cell.env.key].name, sha), losses)
             shutil.rmtree(work_root / f"{cell.id}-{os.getpid()}", ignore_errors=True)

@@ -4,7 +4,8 @@
 worker shares (the host starts one worker per environment and setting; only the seed differs).
 The protocol is one JSON line each way on the process's original stdout/stdin:
 
-    host -> {"job": "/path/job.json"}        worker -> {"done": true} | {"done": true, "retire": why}
+    host -> {"job": "/path/job.json"}
+    worker -> {"done": true} | {"done": true, "retire": why}      (protocol.Worker)
 
 While a cell runs, file descriptors 1 and 2 point at that cell's stdout.txt / stderr.txt (so a
 crash leaves its traceback where a fresh cell's would be), and the cell runs in its own folder.
@@ -17,59 +18,72 @@ changed one, the worker says so (`retire`) and exits, and the host runs that set
 remaining cells in fresh processes.
 """
 
+import contextlib
 import gc
 import json
 import os
 import sys
+import time
+
+from . import boot, job
+from .platform import compat as compat_mod
+from .protocol import Boot, Job, Worker
 
 
 def serve(boot_path):
     with open(boot_path) as f:
-        boot = json.load(f)
+        settings = json.load(f)
+    knobs = settings[Boot.KNOBS]
     proto_out = os.fdopen(os.dup(1), "w")
     proto_in = os.fdopen(os.dup(0), "r")
     nothing = os.open(os.devnull, os.O_RDONLY)  # a cell reading stdin gets EOF, not protocol
     os.dup2(nothing, 0)
     os.close(nothing)
-    _point_output_at(boot["log"])  # the import's messages (oneDNN, CPU features) go here
-    from . import compat as compat_mod
-    from . import main
-
-    import time
-
+    _point_output_at(settings[Boot.LOG])  # the import's messages (oneDNN, CPU features) go here
     t0 = time.time()
-    compat_mod.pre_import(boot["tf_version"], boot["knobs"])
+    compat_mod.pre_import(settings[Boot.TF_VERSION], knobs)
     import numpy as np
     import tensorflow as tf
 
     imported = round(time.time() - t0, 4)
-    compat = compat_mod.Compat(tf, boot["knobs"])
-    main.apply_knobs(compat, boot["knobs"], 0)
+    compat = compat_mod.Compat(tf, knobs)
+    boot.apply_knobs(compat, knobs, 0)
     modules = set(sys.modules)
     registered = set(_custom_objects(compat.keras))
     baseline = global_state(compat, np)
     home = os.getcwd()
-    _reply(proto_out, {"ready": True, "pid": os.getpid(), "import_seconds": imported})
-    count = 0
-    for line in proto_in:
+    _reply(proto_out, {Worker.READY: True, "pid": os.getpid(), "import_seconds": imported})
+    for count, line in enumerate(proto_in, 1):
         request = json.loads(line)
-        count += 1
-        with open(request["job"]) as f:
-            out = json.load(f)["out_dir"]
+        with open(request[Worker.JOB]) as f:
+            out = json.load(f)[Job.OUT_DIR]
         _point_output_at(os.path.join(out, "stderr.txt"), os.path.join(out, "stdout.txt"))
         os.chdir(out)
-        main.run_job(request["job"], {"mode": "warm", "pid": os.getpid(), "cell": count,
-                                      "import_seconds": imported})
-        _point_output_at(boot["log"])
+        job.run_job(
+            request[Worker.JOB],
+            {
+                Worker.MODE: Worker.WARM,
+                "pid": os.getpid(),
+                "cell": count,
+                "import_seconds": imported,
+            },
+        )
+        _point_output_at(settings[Boot.LOG])
         os.chdir(home)
         reset(compat, modules, registered)
-        main.apply_knobs(compat, boot["knobs"], 0)
+        boot.apply_knobs(compat, knobs, 0)
         changed = sorted(k for k in baseline if global_state(compat, np).get(k) != baseline[k])
         if changed:
-            _reply(proto_out, {"done": True, "retire": "the cell changed global state that "
-                               "outlives a Keras session: " + ", ".join(changed)})
+            _reply(
+                proto_out,
+                {
+                    Worker.DONE: True,
+                    Worker.RETIRE: "the cell changed global "
+                    "state that outlives a Keras session: " + ", ".join(changed),
+                },
+            )
             return 0
-        _reply(proto_out, {"done": True})
+        _reply(proto_out, {Worker.DONE: True})
     return 0
 
 
@@ -85,10 +99,10 @@ def reset(compat, modules, registered):
     if compat.tf1:
         compat.tf.compat.v1.reset_default_graph()
     prefixes = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__))  # the guest's own modules stay
     for name in [m for m in list(sys.modules) if m not in modules]:
         path = getattr(sys.modules.get(name), "__file__", None) or ""
-        if path and not os.path.abspath(path).startswith(prefixes + (here,)):
+        if path and not os.path.abspath(path).startswith((*prefixes, here)):
             del sys.modules[name]
     gc.collect()
 
@@ -110,16 +124,16 @@ def global_state(compat, np):
         "TF32": lambda: tf.config.experimental.tensor_float_32_execution_enabled(),
         "soft device placement": lambda: tf.config.get_soft_device_placement(),
         "op determinism": lambda: tf.config.experimental.is_op_determinism_enabled(),
-        "threads": lambda: (tf.config.threading.get_intra_op_parallelism_threads(),
-                            tf.config.threading.get_inter_op_parallelism_threads()),
+        "threads": lambda: (
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads(),
+        ),
         "numpy error state": lambda: sorted(np.geterr().items()),
     }
     state = {}
     for name, probe in probes.items():
-        try:
+        with contextlib.suppress(Exception):  # not in this release: nothing to compare
             state[name] = repr(probe())
-        except Exception:  # noqa: BLE001 - not in this release: nothing to compare
-            pass
     return state
 
 

@@ -45,6 +45,15 @@ def pre_import(tf_version, knobs):
     return applied
 
 
+_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+_TF1_OPTIMIZERS = {
+    "adam": "AdamOptimizer",
+    "sgd": "GradientDescentOptimizer",
+    "rmsprop": "RMSPropOptimizer",
+    "adagrad": "AdagradOptimizer",
+}
+
+
 class Compat(object):
     def __init__(self, tf, knobs, eager=True):
         """eager=False (a user's script on 1.x): TensorFlow 1's own default, graph mode."""
@@ -63,8 +72,9 @@ class Compat(object):
             self.keras = tf.keras
         self.keras_version = _keras_version(self.keras)
         self.keras3 = parse_version(self.keras_version) >= (3, 0, 0)
-        self.has_op_determinism = hasattr(getattr(tf.config, "experimental", None),
-                                          "enable_op_determinism")
+        self.has_op_determinism = hasattr(
+            getattr(tf.config, "experimental", None), "enable_op_determinism"
+        )
         self.has_jit_compile_arg = self.keras3 or has(self.version, "jit_compile_arg")
         self.has_return_dict = self.keras3 or has(self.version, "evaluate_return_dict")
         self.has_legacy_optimizers = (not self.keras3) and hasattr(self.keras.optimizers, "legacy")
@@ -116,25 +126,25 @@ class Compat(object):
         return used
 
     # --- optimizers ---------------------------------------------------------------------------
-    _NAMES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
-    _TF1_NAMES = {"adam": "AdamOptimizer", "sgd": "GradientDescentOptimizer",
-                  "rmsprop": "RMSPropOptimizer", "adagrad": "AdagradOptimizer"}
-
     def keras_optimizer(self, name, learning_rate, impl):
-        cls_name = self._NAMES[name]
+        cls_name = _OPTIMIZERS[name]
         if impl == "legacy":
             if self.keras3:
                 raise NotImplementedError(
                     "legacy Keras optimizers do not exist in Keras %s; combine "
-                    "optimizer_impl='legacy' with legacy_keras=true" % self.keras_version)
-            module = self.keras.optimizers.legacy if self.has_legacy_optimizers else \
-                self.keras.optimizers  # before 2.9 the Keras optimizers *are* the legacy ones
+                    "optimizer_impl='legacy' with legacy_keras=true" % self.keras_version
+                )
+            module = (
+                self.keras.optimizers.legacy
+                if self.has_legacy_optimizers
+                else self.keras.optimizers
+            )  # before 2.9 the Keras optimizers *are* the legacy ones
         else:
             module = self.keras.optimizers
         return getattr(module, cls_name)(learning_rate=learning_rate)
 
     def tf1_optimizer(self, name, learning_rate):
-        return getattr(self.tf.compat.v1.train, self._TF1_NAMES[name])(learning_rate)
+        return getattr(self.tf.compat.v1.train, _TF1_OPTIMIZERS[name])(learning_rate)
 
     def tf_variables(self, variables):
         """The tf.Variables behind Keras variables (Keras 3 wraps them)."""
@@ -154,13 +164,23 @@ class Compat(object):
         return {_metric_name(k): float(v) for k, v in out.items()}
 
 
+def variable_names(variables):
+    """Names of variables as this Keras spells them (Keras 3: the path, "dense/kernel"; Keras 2
+    and TF 1: the name, "dense/kernel:0"), "w<i>" where a variable has neither."""
+    names = []
+    for i, v in enumerate(variables):
+        name = getattr(v, "path", None) or getattr(v, "name", None) or "w%d" % i
+        names.append(str(name))
+    return names
+
+
 def _keras_version(keras):
     version = getattr(keras, "__version__", None)
     if version is None:
         # TF 2.6 … 2.15: tf.keras is a lazy alias of the separate `keras` package
         try:
             version = importlib.import_module("keras").__version__
-        except Exception:  # noqa: BLE001
+        except Exception:  # no separate keras package
             version = "unknown"
     return str(version)
 

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from ..protocol import Job, ModelSpec
+
 
 class Diverged(Exception):
     """The loss became NaN or infinite."""
@@ -22,17 +24,17 @@ class Context(object):
         self.keras = compat.keras
         self.tf_version = compat.version
         self.keras_version = compat.keras_version
-        self.seed = int(job["seed"])
-        self.params = dict(job.get("params") or {})
-        self.knobs = dict(job["knobs"])
+        self.seed = int(job[Job.SEED])
+        self.params = dict(job.get(Job.PARAMS) or {})
+        self.knobs = dict(job[Job.KNOBS])
         self.data = data
-        self.task = job["task"]
-        self.n_classes = int(job.get("n_classes") or 0)
+        self.task = job[Job.TASK]
+        self.n_classes = int(job.get(Job.N_CLASSES) or 0)
         self.input_shape = tuple(int(d) for d in data["x_train"].shape[1:])
-        train = job["train"]
+        train = job[Job.TRAIN]
         self.epochs = int(train["epochs"])
         self.batch_size = int(train["batch_size"])
-        self.hidden = int(job["model"].get("hidden", 64))
+        self.hidden = int(job[Job.MODEL].get(ModelSpec.HIDDEN, 64))
         self.optimizer_name = str(train["optimizer"])
         self.learning_rate = float(train["learning_rate"])
         self.compile_kwargs = dict(compile_kwargs)
@@ -66,7 +68,7 @@ class Context(object):
         order = self.epoch_order(epoch)
         x, y = self.data["x_train"], self.data["y_train"]
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             yield x[idx], y[idx]
 
     # --- model helpers -----------------------------------------------------------------------
@@ -83,8 +85,11 @@ class Context(object):
         return self._compat.keras_optimizer(self.optimizer_name, self.learning_rate, impl)
 
     def compile(self, model, **overrides):
-        kwargs = dict(optimizer=self.optimizer(), loss=self.loss_name(),
-                      metrics=self.metric_names())
+        kwargs = {
+            "optimizer": self.optimizer(),
+            "loss": self.loss_name(),
+            "metrics": self.metric_names(),
+        }
         kwargs.update(self.compile_kwargs)
         kwargs.update(overrides)
         model.compile(**kwargs)

@@ -13,7 +13,8 @@ Hooks (each calls the original once; tfrepro's own failures become warnings):
 
 import hashlib
 
-from .hashing import arrays_sha256
+from ..platform.hashing import arrays_sha256
+from ..protocol import Event
 
 
 class TrainOp(object):
@@ -34,16 +35,20 @@ def _owner(cls, name):
 def install(rec, patch):
     tf = rec.tf
     v1 = tf.compat.v1
-    rec.tf1_ops = []
 
     def apply_make(orig):
         def apply_gradients(self, grads_and_vars, *args, **kwargs):
             grads_and_vars = list(grads_and_vars)  # a generator can be read once
             op = orig(self, grads_and_vars, *args, **kwargs)
             if rec.keras_depth == 0 and not tf.executing_eagerly():
-                rec.guard("apply_gradients hook", lambda: rec.tf1_ops.append(
-                    TrainOp(op, [v for g, v in grads_and_vars if g is not None])))
+                rec.guard(
+                    "apply_gradients hook",
+                    lambda: rec.tf1_ops.append(
+                        TrainOp(op, [v for g, v in grads_and_vars if g is not None])
+                    ),
+                )
             return op
+
         return apply_gradients
 
     def minimize_make(orig):
@@ -54,8 +59,10 @@ def install(rec, patch):
                 for t in rec.tf1_ops:
                     if t.op is op and t.loss is None and hasattr(loss, "dtype"):
                         t.loss = loss
+
             rec.guard("minimize hook", remember)
             return op
+
         return minimize
 
     optimizer = v1.train.Optimizer
@@ -76,8 +83,9 @@ def install(rec, patch):
                 train.session = self
                 train.init = rec.guard("initial weights", original_run, self, train.variables)
             extra = train.loss is not None and train.session is self
-            out = orig(self, (fetches, train.loss) if extra else fetches, feed_dict,
-                       *args, **kwargs)
+            out = orig(
+                self, (fetches, train.loss) if extra else fetches, feed_dict, *args, **kwargs
+            )
             if train.session is self:
                 train.steps += 1
                 rec.guard("data fingerprint", _feed_hash, rec, train, feed_dict)
@@ -85,6 +93,7 @@ def install(rec, patch):
                     out, value = out
                     rec.guard("loss capture", lambda: _loss(rec, train, value))
             return out
+
         return run
 
     def close_make(orig):
@@ -93,6 +102,7 @@ def install(rec, patch):
                 if t.session is self and not getattr(self, "_closed", False):
                     t.final = rec.guard("final weights", original_run, self, t.variables)
             return orig(self, *args, **kwargs)
+
         return close
 
     patch(session_cls, "run", run_make)
@@ -103,8 +113,11 @@ def _train_op_in(rec, fetches):
     """The script's first train op when these fetches run it (else None)."""
     first = next((t for t in rec.tf1_ops if t.session is not None), rec.tf1_ops[0])
     for f in rec.tf.nest.flatten(fetches):
-        if f is first.op or getattr(f, "op", None) is first.op or \
-                (isinstance(f, str) and f.split(":")[0] == first.op.name):
+        if (
+            f is first.op
+            or getattr(f, "op", None) is first.op
+            or (isinstance(f, str) and f.split(":")[0] == first.op.name)
+        ):
             return first
     return None
 
@@ -112,32 +125,40 @@ def _train_op_in(rec, fetches):
 def _feed_hash(rec, train, feed_dict):
     if not feed_dict:
         return
-    items = sorted(((str(getattr(k, "name", k)), v) for k, v in feed_dict.items()),
-                   key=lambda kv: kv[0])
+    items = sorted(
+        ((str(getattr(k, "name", k)), v) for k, v in feed_dict.items()), key=lambda kv: kv[0]
+    )
     train.data.update(arrays_sha256((k, rec.np.asarray(v)) for k, v in items).encode())
 
 
 def _loss(rec, train, value):
     value = rec.scalar(value)
     train.losses.append(value)
-    rec.events.emit("log", name="loss", value=value, step=len(train.losses) - 1)
+    rec.events.emit(Event.LOG, name="loss", value=value, step=len(train.losses) - 1)
 
 
 def finish(rec):
     """(init, final, names, losses, data sha256, info) of the train op, or None."""
-    ran = [t for t in getattr(rec, "tf1_ops", []) if t.session is not None]
+    ran = [t for t in rec.tf1_ops if t.session is not None]
     if not ran:
         return None
     t = ran[0]
     if t.final is None and not getattr(t.session, "_closed", True):
         t.final = rec.guard("final weights", t.session.run, t.variables)
     names = [str(v.name) for v in t.variables]
-    info = {"train_op": str(t.op.name), "steps": t.steps,
-            "loss": str(t.loss.name) if t.loss is not None else None,
-            "variables": names}
+    info = {
+        "train_op": str(t.op.name),
+        "steps": t.steps,
+        "loss": str(t.loss.name) if t.loss is not None else None,
+        "variables": names,
+    }
     if t.loss is None:
-        rec.warn("TF1 train op", RuntimeError(
-            "the train op was built with apply_gradients, not minimize(loss): its loss is not "
-            "known; log it with `from tfrepro import log`"))
+        rec.warn(
+            "TF1 train op",
+            RuntimeError(
+                "the train op was built with apply_gradients, not minimize(loss): its loss is not "
+                "known; log it with `from tfrepro import log`"
+            ),
+        )
     data = t.data.hexdigest() if t.steps else None
     return (list(t.init or []), list(t.final or []), names, t.losses, data, info)

@@ -13,7 +13,7 @@ def _clean(value):
 
 class EventLog(object):
     def __init__(self, path):
-        self._f = open(path, "a")
+        self._f = open(path, "a")  # noqa: SIM115 - open for the cell's life, closed by close()
         self._t0 = time.time()
 
     def emit(self, event, **fields):

@@ -16,9 +16,10 @@ def _cpu():
                     info["model"] = value.strip()
                 elif key == "flags" and "flags" not in info:
                     flags = value.split()
-                    info["flags"] = sorted(x for x in flags if x.startswith(
-                        ("avx", "fma", "sse", "amx", "f16c")))
-    except (IOError, OSError):
+                    info["flags"] = sorted(
+                        x for x in flags if x.startswith(("avx", "fma", "sse", "amx", "f16c"))
+                    )
+    except OSError:
         pass
     return info
 
@@ -31,16 +32,18 @@ def _onednn(tf):
         from tensorflow.python.util import _pywrap_util_port
 
         return bool(_pywrap_util_port.IsMklEnabled())
-    except Exception:  # noqa: BLE001 - absent in some releases: then it is unknown
+    except Exception:  # absent in some releases: then it is unknown
         return None
 
 
-def _devices(tf):
-    lister = getattr(tf.config, "list_physical_devices", None) or \
-        tf.config.experimental.list_physical_devices
+def devices(tf):
+    lister = (
+        getattr(tf.config, "list_physical_devices", None)
+        or tf.config.experimental.list_physical_devices
+    )
     try:
         return ["%s:%s" % (d.device_type, d.name) for d in lister()]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # the device list itself failed: said so in the record
         return ["unknown: %s" % exc]
 
 
@@ -50,7 +53,7 @@ def _build_info(tf):
         return {}
     try:
         info = dict(getter())
-    except Exception:  # noqa: BLE001
+    except Exception:  # a build without this information
         return {}
     keep = ("cuda_version", "cudnn_version", "is_cuda_build", "is_rocm_build")
     return {k: str(info[k]) for k in keep if k in info}
@@ -74,8 +77,13 @@ def collect(compat, np):
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
         },
-        "tf_env": dict(sorted((k, v) for k, v in os.environ.items()
-                              if k.startswith(("TF_", "CUDA_", "OMP_", "KMP_", "PYTHONHASHSEED")))),
-        "devices": _devices(tf),
+        "tf_env": dict(
+            sorted(
+                (k, v)
+                for k, v in os.environ.items()
+                if k.startswith(("TF_", "CUDA_", "OMP_", "KMP_", "PYTHONHASHSEED"))
+            )
+        ),
+        "devices": devices(tf),
         "build": _build_info(tf),
     }

@@ -40,9 +40,12 @@ def copy_optimizer(opt):
     decay included — or (None, why it cannot be copied)."""
     try:
         return type(opt).from_config(opt.get_config()), None
-    except Exception as exc:  # noqa: BLE001 - e.g. a custom optimizer without from_config
+    except Exception as exc:  # e.g. a custom optimizer without from_config
         return None, "%s cannot be copied with fresh state (%s: %s)" % (
-            type(opt).__name__, type(exc).__name__, exc)
+            type(opt).__name__,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def optimizer_variables(ctx, compat, model):
@@ -74,15 +77,23 @@ def make_step(ctx, model, compat):
 
         return tf1_step, type(opt).__name__
 
-    def keras_step(xb, yb):
+    opt = model.optimizer
+    step = batch_step(ctx.tf, model, compat.keras3)
+    return step, "%s.%s" % (type(opt).__module__, type(opt).__name__)
+
+
+def batch_step(tf, model, keras3):
+    """step(x, y) -> the loss of that batch: one training step of a compiled Keras model, as
+    train_on_batch runs it (metrics reset first, so the loss is the batch's own, not Keras'
+    running mean). keras3: the model is a Keras 3 model (see keras3_step)."""
+    if keras3 and getattr(model, "train_step", None) is not None:
+        return keras3_step(tf, model)
+
+    def step(xb, yb):
         model.reset_metrics()
         return as_float(model.train_on_batch(xb, yb))
 
-    opt = model.optimizer
-    step = keras_step
-    if compat.keras3 and getattr(model, "train_step", None) is not None:
-        step = keras3_step(ctx.tf, model)
-    return step, "%s.%s" % (type(opt).__module__, type(opt).__name__)
+    return step
 
 
 def keras3_step(tf, model):
@@ -93,13 +104,17 @@ def keras3_step(tf, model):
     against ~1 ms here); the losses and weights are bitwise the same as train_on_batch's
     (tests/integration/test_builtin_keras3_step.py). Compiled as Keras compiles it (the model's
     jit_compile), metrics reset first so the loss is that batch's."""
-    compiled = tf.function(lambda x, y: model.train_step((x, y)), reduce_retracing=True,
-                           jit_compile=bool(getattr(model, "jit_compile", False)))
+    compiled = tf.function(
+        lambda x, y: model.train_step((x, y)),
+        reduce_retracing=True,
+        jit_compile=bool(getattr(model, "jit_compile", False)),
+    )
 
     def step(xb, yb):
         model.reset_metrics()
         logs = compiled(tf.convert_to_tensor(xb), tf.convert_to_tensor(yb))
         return float(np.asarray(logs["loss"]))
+
     return step
 
 
@@ -112,12 +127,10 @@ def all_batches(ctx):
 
 def epochs(ctx, step):
     """Train every epoch, logging each step's loss; yields after each epoch."""
-    s = 0
     current = 0
-    for epoch, xb, yb in all_batches(ctx):
+    for s, (epoch, xb, yb) in enumerate(all_batches(ctx)):
         if epoch != current:
             yield current
             current = epoch
         ctx.log("loss", step(xb, yb), s)
-        s += 1
     yield current

@@ -1,0 +1,190 @@
+"""Probe mode for `tfrepro explain`: one model, one fixed batch, every stage recorded.
+
+Stages, each saved for the host to compare between two environments:
+configs (model, layers, optimizer, loss as the release reports them); init weights;
+then, from the transplanted weights if given: each layer's forward output in inference mode
+and again in training mode (dropout, noise, batch statistics, and the update of BatchNorm's
+moving statistics), the loss, the gradients, one
+optimizer update (applied to the given gradients, so both sides update from identical weights
+*and* gradients), and K training steps in lockstep.
+
+The stage functions take what they need, so a model cell (probe/model.py) and a script's
+first `fit` (probe/script.py) run the same ones. A stage that cannot be measured records
+`unavailable(stage)` with the reason; the host reports it as "not measured", never as equal.
+"""
+
+import contextlib
+import json
+
+from ..platform.compat import variable_names
+from ..platform.hashing import weights_sha256
+from ..protocol import Array, ProbeSpec, Result, Stage, count, indexed, unavailable
+
+
+def _plain(value):
+    item = getattr(value, "item", None)  # numpy scalars (e.g. a float32 learning rate)
+    if item is not None:
+        try:
+            return item()
+        except Exception:  # not a scalar after all
+            pass
+    return repr(value)
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def config_of(obj):
+    try:
+        return _jsonable(obj.get_config())
+    except Exception as exc:  # some objects cannot describe themselves
+        return {"unavailable": "%s: %s" % (type(exc).__name__, exc)}
+
+
+def _setting(model, *names):
+    """A compile setting as this Keras keeps it (public property or private attribute)."""
+    for name in names:
+        try:
+            value = getattr(model, name)
+        except Exception:  # a property that raises before compile, etc.
+            continue
+        numpy = getattr(value, "numpy", None)  # tf.keras 2 keeps steps_per_execution in a Variable
+        if numpy is not None:
+            with contextlib.suppress(Exception):
+                value = numpy()
+        return _jsonable(value)
+    return None
+
+
+def configs(model, loss):
+    layers = []
+    for layer in model.layers:
+        layers.append(
+            {"name": layer.name, "class": type(layer).__name__, "config": config_of(layer)}
+        )
+    return {
+        "layers": layers,
+        "optimizer": {
+            "class": type(model.optimizer).__name__,
+            "config": config_of(model.optimizer),
+        },
+        "loss": loss
+        if isinstance(loss, str)
+        else getattr(loss, "__name__", None) or type(loss).__name__,
+        # the model's own compile settings: Keras 3 compiles with jit_compile="auto"
+        "compile": {
+            # unset (None, or absent as in 1.15) is the default: off, off, 1
+            "jit_compile": _setting(model, "jit_compile", "_jit_compile") or False,
+            "run_eagerly": _setting(model, "run_eagerly", "_run_eagerly") or False,
+            "steps_per_execution": _setting(model, "steps_per_execution", "_steps_per_execution")
+            or 1,
+        },
+    }
+
+
+def load_list(np, path, prefix):
+    """The arrays `prefix`0, `prefix`1, ... of an .npz file, in order."""
+    with np.load(path, allow_pickle=False) as z:
+        return [np.asarray(z[indexed(prefix, i)]) for i in range(count(z.files, prefix))]
+
+
+def _transplant(model, weights):
+    own = model.get_weights()
+    if len(own) != len(weights) or any(a.shape != b.shape for a, b in zip(own, weights)):
+        raise ValueError(
+            "cannot transplant weights: this model has %d variables %s, the other has %d %s"
+            % (len(own), [a.shape for a in own], len(weights), [b.shape for b in weights])
+        )
+    model.set_weights(weights)
+
+
+def start(np, model, spec, result):
+    """A's initial weights into this model (when given); returns the weights the stages
+    start from."""
+    if spec.get(ProbeSpec.WEIGHTS_PATH):
+        _transplant(model, load_list(np, spec[ProbeSpec.WEIGHTS_PATH], Array.INIT))
+    weights = [w.copy() for w in model.get_weights()]
+    result[Result.START_WEIGHTS_SHA256] = weights_sha256(weights)
+    return weights
+
+
+def forward(np, keras, model, xb, result, arrays):
+    """Each non-input layer's output on the batch, in inference mode (Array.FORWARD) and in
+    training mode (Array.TRAIN_FORWARD: dropout masks, noise, batch statistics), the layers in
+    model order."""
+    layers = [l for l in model.layers if type(l).__name__ != "InputLayer"]
+    try:
+        probe_model = keras.Model(model.inputs, [l.output for l in layers])
+    except Exception as exc:  # e.g. a subclassed model without layer outputs
+        reason = "the model's layer outputs are not reachable (%s: %s)" % (type(exc).__name__, exc)
+        result[unavailable(Stage.FORWARD)] = result[unavailable(Stage.TRAIN_FORWARD)] = reason
+        return
+    result[Result.LAYER_NAMES] = [l.name for l in layers]
+    moving = list(getattr(model, "non_trainable_weights", []))
+    for stage, prefix, training in (
+        (Stage.FORWARD, Array.FORWARD, False),
+        (Stage.TRAIN_FORWARD, Array.TRAIN_FORWARD, True),
+    ):
+        try:
+            before = [np.array(v) for v in moving] if training else None
+            outs = probe_model(xb, training=training)
+            if not isinstance(outs, (list, tuple)):
+                outs = [outs]
+            for i, out in enumerate(outs):
+                arrays[indexed(prefix, i)] = np.asarray(out)
+            if training:  # BatchNormalization's moving statistics: the update of this step
+                result[Result.MOVING_NAMES] = variable_names(moving)
+                for i, v in enumerate(moving):
+                    arrays[indexed(Array.MOVING, i)] = np.array(v) - before[i]
+        except Exception as exc:
+            result[unavailable(stage)] = "%s: %s" % (type(exc).__name__, exc)
+
+
+def gradients(np, tf, model, loss_of, xb, yb, result, arrays):
+    """The loss on the batch (training mode) and its gradients for every trainable variable."""
+    variables = list(model.trainable_variables)
+    result[Result.TRAINABLE_NAMES] = variable_names(variables)
+    with tf.GradientTape() as tape:
+        loss = loss_of(xb, yb)
+    grads = tape.gradient(loss, variables)
+    result[Result.PROBE_LOSS] = float(np.asarray(loss))
+    for i, g in enumerate(grads):
+        if g is None:
+            g = np.zeros(variables[i].shape, dtype=np.asarray(variables[i]).dtype)
+        arrays[indexed(Array.GRAD, i)] = np.asarray(g)
+    return [arrays[indexed(Array.GRAD, i)] for i in range(len(variables))]
+
+
+def given_gradients(np, spec, own):
+    """A's gradients when the probe was given them (B, A's rerun), else this side's own."""
+    path = spec.get(ProbeSpec.GRADS_PATH)
+    return load_list(np, path, Array.GRAD) if path else own
+
+
+def update(np, tf, opt, variables, grads, result, arrays):
+    """One step of a fresh optimizer `opt` (None: not measured, result says why) from `grads`
+    on `variables`: each variable's change (Array.UPDATE). The caller restores the variables."""
+    if opt is None:
+        return
+    before = [np.array(v) for v in variables]
+    try:
+        opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+        for i, v in enumerate(variables):
+            arrays[indexed(Array.UPDATE, i)] = np.array(v) - before[i]
+        result[Result.UPDATE_OPTIMIZER] = type(opt).__name__
+    except Exception as exc:  # not measured, never substituted
+        result[unavailable(Stage.OPTIMIZER)] = (
+            "a fresh copy of %s could not apply the gradients "
+            "(%s: %s)" % (type(opt).__name__, type(exc).__name__, exc)
+        )
+
+
+def trajectory(np, model, step, batches, result, arrays):
+    """`step(x, y)` on each batch in turn, the weights after each step (lockstep with A)."""
+    points, losses = [], []
+    for x, y in batches:
+        losses.append(step(x, y))
+        points.append(np.concatenate([w.ravel() for w in model.get_weights()]))
+    arrays[Array.TRAJECTORY] = np.stack(points) if points else np.zeros((0, 0))
+    result[Result.TRAJECTORY_LOSS] = losses
