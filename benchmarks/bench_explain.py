@@ -40,7 +40,7 @@ def main() -> None:
             base, args.a, args.b, seed=0, steps=args.steps, opts=opts, ablate=args.ablation
         )
         wall = time.monotonic() - start
-    by_probe = {t["probe"]: t for t in result["probe_timings"]}
+    by_probe = {t["probe"]: t for t in result.probe_timings}
     # in a warm worker the probe's own import is ~0: the worker's one import is the floor's
     floor = sum(
         max(by_probe[p].get("import") or 0.0, by_probe[p].get("worker_import") or 0.0)
@@ -49,7 +49,7 @@ def main() -> None:
     # the issue's floor: one import per environment plus what the probes themselves do in
     # the runner (build, steps, stage measurements), without any process or import overhead
     work = sum(max((t.get("total") or 0.0) - (t.get("import") or 0.0), 0.0)
-               for t in result["probe_timings"])  # fmt: skip
+               for t in result.probe_timings)  # fmt: skip
     figures = {
         "fresh": args.fresh,
         "probe_work_s": round(work, 2),
@@ -59,20 +59,20 @@ def main() -> None:
         "steps": args.steps,
         "ablation": args.ablation,
         "jobs": args.jobs,
-        "probes": result["probes"],
+        "probes": result.probes,
         "explain_wall_s": round(wall, 2),
         "tf_imports_s": round(floor, 2),
         "ratio_vs_two_imports": round(wall / floor, 2),
-        "per_probe": result["probe_timings"],
-        "first_divergence": result["first_divergence"],
+        "per_probe": result.probe_timings,
+        "first_divergence": result.first_divergence,
     }
     print(
-        f"explain {args.a} vs {args.b}: {wall:.1f} s for {result['probes']} probes; "
+        f"explain {args.a} vs {args.b}: {wall:.1f} s for {result.probes} probes; "
         f"one TF import per environment: {floor:.1f} s; ratio {wall / floor:.2f}; "
         f"the probes' own work {work:.1f} s; ratio to imports + work "
         f"{figures['ratio_vs_imports_plus_probe_work']:.2f}"
     )
-    for t in result["probe_timings"]:
+    for t in result.probe_timings:
         print(f"  {t['probe']:<24} wall {t['wall']:5.1f} s  import {t.get('import', 0):4.1f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1) + "\n")

@@ -9,6 +9,8 @@ and the baseline consume. `BASELINE_FIELDS` is the part of it a baseline keeps.
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Mapping
 from typing import Any, NotRequired, Required, TypedDict
 
 
@@ -136,3 +138,38 @@ BASELINE_FIELDS: tuple[str, ...] = (
     "metrics",
 )
 assert set(BASELINE_FIELDS) <= set(CellRecord.__annotations__)
+
+
+def trained_models(cell: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The Keras models a script cell trained, in order of their first fit (name, class,
+    init_sha256, final_sha256); [] for model cells and scripts without a Keras fit."""
+    return list((cell.get("script") or {}).get("models") or [])
+
+
+def final_weights_id(cell: Mapping[str, Any]) -> str | None:
+    """What "the same final weights" means for a cell: the hash of its model's final weights,
+    or — a script that trained several models (a GAN after two warm-ups, a toy model then the
+    real one) — one hash over every model's, so that two cells are the same only when every
+    model they trained is. None when a model's final weights are unknown."""
+    models = trained_models(cell)
+    if len(models) <= 1:
+        return cell.get("final_weights_sha256")
+    hashes = [str(m.get("final_sha256") or "") for m in models]
+    if not all(hashes):
+        return None
+    return hashlib.sha256(" ".join(hashes).encode()).hexdigest()
+
+
+def models_that_differ(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """Names of the models whose final weights differ between two script cells (by position:
+    the n-th model trained in each); [] when neither trained several models."""
+    ma, mb = trained_models(a), trained_models(b)
+    if max(len(ma), len(mb)) <= 1:
+        return []
+    out = []
+    for i in range(max(len(ma), len(mb))):
+        x = ma[i] if i < len(ma) else {}
+        y = mb[i] if i < len(mb) else {}
+        if not x.get("final_sha256") or x.get("final_sha256") != y.get("final_sha256"):
+            out.append(str(x.get("name") or y.get("name") or f"model {i + 1}"))
+    return out

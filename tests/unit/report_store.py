@@ -7,7 +7,7 @@ and a TF_* variable recorded in one release's fingerprint), a failure reason and
 2.15.1 and 2.16.2 train bitwise identically (same losses, same final weights); 2.17.1 is
 clearly better on accuracy, so the analysis has a `bitwise-identical` and a `different` to give.
 
-`explanation()` is a `tfrepro explain` result shaped like explain.explain()'s, with an infinite
+`explanation()` is a `tfrepro explain` result shaped like ExplainResult.as_dict(), with an infinite
 difference (a shape change), a failed ablation, hostile text and a `javascript:` release-note
 source; `build(..., explained=True)` stores it with Store.put_explanation.
 """

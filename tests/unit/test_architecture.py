@@ -147,8 +147,8 @@ def _layer(module: str) -> str:
     [
         # pure analysis: no orchestration, no rendering, no process spawning
         ("analysis", {"tasks", "cli", "report", "execute", "process", "store"}),
-        # rendering: never runs anything
-        ("report", {"tasks", "cli", "execute", "process"}),
+        # rendering: never runs anything, never opens the store (tasks hand it the data)
+        ("report", {"tasks", "cli", "execute", "process", "store"}),
         # orchestration: never parses arguments
         ("tasks", {"cli"}),
         ("execute", {"tasks", "cli", "report", "analysis", "store"}),

@@ -223,3 +223,30 @@ def test_compare_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ):
         code, _, err = run(capsys, "compare", "--store", str(root), *argv)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_check_of_a_script_that_trains_two_models_sees_the_second_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def models(gan: str) -> dict:
+        return {
+            "models": [
+                {"name": "warmup", "class": "Sequential", "init_sha256": "i", "final_sha256": "w"},
+                {"name": "gan", "class": "GAN", "init_sha256": "j", "final_sha256": gan},
+            ]
+        }
+
+    base, now = Store(tmp_path / "base"), Store(tmp_path / "now")
+    for seed, v in enumerate(BASE):
+        record(base, "2.16.2", seed, v, weights="w", script=models(f"gan-{seed}"))
+        record(now, "2.16.2", seed, v, weights="w", script=models(f"other-{seed}"))
+    base.close()
+    now.close()
+    path = tmp_path / "baseline.json"
+    assert run(capsys, "baseline", "save", str(path), "--store", str(tmp_path / "base"))[0] == 0
+    kept = json.loads(path.read_text())["groups"][0]["cells"][0]
+    assert [m["name"] for m in kept["script"]["models"]] == ["warmup", "gan"]
+    code, out, _ = run(capsys, "check", "--baseline", str(path), "--store", str(tmp_path / "base"))
+    assert code == 0 and "bitwise-identical" in out
+    code, out, _ = run(capsys, "check", "--baseline", str(path), "--store", str(tmp_path / "now"))
+    assert "bitwise-identical" not in out  # the first model alone is identical: not enough

@@ -122,8 +122,8 @@ def test_explain_keeps_its_result_in_the_store(
 
     from .report_store import HOSTILE, explanation
 
-    def fake(base: object, a: str, b: str, *, seed: int, **kwargs: object) -> dict[str, object]:
-        return explanation(a=a, b=b, seed=seed)
+    def fake(base: object, a: str, b: str, *, seed: int, **kwargs: object) -> explain.ExplainResult:
+        return explain.ExplainResult(**explanation(a=a, b=b, seed=seed))
 
     monkeypatch.setattr(explain, "explain", fake)
     argv = ["explain", "2.9", "tf=2.15,onednn=off", "--seed", "2", "--store", "st"]
@@ -179,19 +179,23 @@ def _bisect_text(**over: object) -> str:
     from rich.console import Console
 
     from tfrepro.report.views import bisect_result
+    from tfrepro.tasks.bisect import BisectResult
 
-    result: dict = {
+    fields: dict = {
         "probes": [{"release": "2.10.0", "verdict": "bad", "seeds_identical": 0, "seeds": 1}],
         "status": "found",
         "good": "2.9.3",
         "bad": "2.11.1",
         "first_bad": "2.10.0",
         "last_good": "2.9.3",
+        "open_interval": None,
+        "criterion": "bitwise",
         "candidates": 4,
         "max_probes": 3,
         "direction": "regression",
         **over,
     }
+    result = BisectResult(**fields)
     console = Console(record=True, width=200)
     bisect_result(console, result)
     return console.export_text()

@@ -330,3 +330,37 @@ def test_a_one_noise_floor_shift_is_detected_with_the_recommended_seeds() -> Non
     assert verdicts["different"] / n_sims >= 0.80, verdicts
     # and equivalence within one noise floor is (rightly) rarely claimed at that boundary
     assert verdicts["equivalent"] / n_sims <= 0.10, verdicts
+
+
+def _script_cell(tf: str, seed: int, loss: float, gan_final: str) -> dict:
+    """A script that trained a warm-up model (same in every release) and then a GAN."""
+    warmup = {"name": "warmup", "class": "Sequential", "init_sha256": "i", "final_sha256": "w"}
+    gan = {"name": "gan", "class": "GAN", "init_sha256": "j", "final_sha256": gan_final}
+    return cell(
+        tf, seed, 0.5, loss=loss, weights="w", script={"models": [warmup, gan]}
+    )  # final_weights_sha256 is the first model's, as the guest records it
+
+
+def test_a_pair_is_bitwise_identical_only_when_every_trained_model_is() -> None:
+    same = [_script_cell(tf, s, 0.6, f"gan-{s}") for tf in ("2.16.2", "2.21.0") for s in (0, 1)]
+    row = one(compare_cells(same), "loss")
+    assert row["verdict"] == "bitwise-identical"
+    assert "of all 2 trained models" in row["reason"]
+    assert row["models_differ"] == []
+
+    differ = [
+        _script_cell(tf, s, 0.6 + 0.01 * s + (0.001 if tf == "2.21.0" else 0), f"gan-{tf}-{s}")
+        for tf in ("2.16.2", "2.21.0")
+        for s in (0, 1)
+    ]
+    row = one(compare_cells(differ), "loss")
+    assert row["verdict"] != "bitwise-identical"
+    assert row["identical_weights"] == 0
+    assert row["models_differ"] == ["gan"]
+    assert "trained models that differ: gan" in row["reason"]
+
+
+def test_distinct_final_weights_count_every_trained_model() -> None:
+    cells = [_script_cell("2.16.2", 0, 0.6, "gan-a"), _script_cell("2.16.2", 1, 0.6, "gan-b")]
+    (summary,) = group_summary(cells)
+    assert summary["distinct_final_hashes"] == 2  # the first model alone would say 1

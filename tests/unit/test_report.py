@@ -15,7 +15,7 @@ import pytest
 
 from tfrepro import cli
 from tfrepro.analysis import compare
-from tfrepro.report import collect, envdiff, plots, style
+from tfrepro.report import envdiff, plots, style
 from tfrepro.report.summary import md
 
 from .report_store import HOSTILE, build
@@ -116,7 +116,7 @@ def test_the_report_shows_the_analysis_verdicts_as_given(
             r.update(verdict="inconclusive", seeds_needed=417)
         return rows
 
-    monkeypatch.setattr(collect.compare, "compare_cells", edited)
+    monkeypatch.setattr(compare, "compare_cells", edited)
     _, html = report(store, tmp_path / "r.html")
     assert "6 of 6 comparisons are inconclusive" in html
     assert "about 417 seeds per group would settle them" in html

@@ -17,7 +17,7 @@ from tfrepro.analysis.compare import compare_cells
 from tfrepro.errors import UsageError
 from tfrepro.spec import Spec
 from tfrepro.tasks import bisect as bisect_mod
-from tfrepro.tasks.bisect import bisect, candidates, probe_spec
+from tfrepro.tasks.bisect import BisectResult, bisect, candidates, probe_spec
 from tfrepro.tasks.planning import Options
 
 from .synthetic import cell, sha
@@ -123,7 +123,7 @@ def run_bisect(
     criterion: str,
     max_seeds: int = 20,
     seeds: list[int] | None = None,
-) -> tuple[dict[str, Any], FakeRuns]:
+) -> tuple[BisectResult, FakeRuns]:
     fake = FakeRuns(make)
     monkeypatch.setattr(bisect_mod, "_run_release", fake)
     base = probe_spec(spec_mod.from_dict({}), criterion, seeds, max_seeds)
@@ -182,8 +182,8 @@ def test_metric_probe_adds_seeds_until_compare_decides(
     result, fake = run_bisect(
         monkeypatch, tmp_path, [GOOD, SAME, SHIFTED], noisy_metrics(), criterion="metric"
     )
-    assert result["status"] == "found"
-    assert (result["last_good"], result["first_bad"]) == (SAME, SHIFTED)
+    assert result.status == "found"
+    assert (result.last_good, result.first_bad) == (SAME, SHIFTED)
     first, *later = fake.calls
     assert first == (GOOD, [0, 1, 2, 3, 4])
     assert fake.calls[1] == (SHIFTED, [0, 1, 2, 3, 4])
@@ -193,7 +193,7 @@ def test_metric_probe_adds_seeds_until_compare_decides(
     assert all(seeds[:5] == [0, 1, 2, 3, 4] and len(set(seeds)) == len(seeds) for seeds in grown)
     assert {v for v, seeds in later if len(seeds) > 5} == {GOOD, SHIFTED, SAME}
     assert max(len(seeds) for _, seeds in fake.calls) <= 20
-    end, middle = result["probes"]
+    end, middle = result.probes
     assert end["release"] == SHIFTED
     assert end["verdict"] == "bad"
     assert end["compare_verdicts"] == {"accuracy": "different"}
@@ -218,14 +218,14 @@ def test_metric_probe_stops_at_max_seeds_and_says_inconclusive(
         criterion="metric",
         max_seeds=6,
     )
-    assert result["status"] == "inconclusive"
-    assert result["first_bad"] is None
-    assert result["last_good"] is None
-    assert result["open_interval"] == [GOOD, SHIFTED]
-    assert "release_notes" not in result
+    assert result.status == "inconclusive"
+    assert result.first_bad is None
+    assert result.last_good is None
+    assert result.open_interval == [GOOD, SHIFTED]
+    assert "release_notes" not in result.as_dict()
     assert max(len(seeds) for _, seeds in fake.calls) == 6
     assert [v for v, _ in fake.calls] == [GOOD, SHIFTED, GOOD, SHIFTED]
-    (probe,) = result["probes"]
+    (probe,) = result.probes
     assert probe["verdict"] == "inconclusive"
     assert probe["seeds"] == 6
     assert probe["seeds_needed"] > 6
@@ -239,9 +239,9 @@ def test_metric_probe_that_decides_at_once_adds_no_seeds(
         return cell(version, seed, 0.9 + shift + NOISE * (seed % 3 - 1))
 
     result, fake = run_bisect(monkeypatch, tmp_path, [GOOD, SHIFTED], make, criterion="metric")
-    assert result["status"] == "found"
+    assert result.status == "found"
     assert fake.calls == [(GOOD, [0, 1, 2, 3, 4]), (SHIFTED, [0, 1, 2, 3, 4])]
-    assert result["probes"][0]["seeds"] == 5
+    assert result.probes[0]["seeds"] == 5
 
 
 def bitwise(differs: dict[str, set[int]]) -> Maker:
@@ -261,16 +261,16 @@ def test_bitwise_a_seed_that_changed_is_bad(
     result, fake = run_bisect(
         monkeypatch, tmp_path, [GOOD, SAME, SHIFTED], make, criterion="bitwise", seeds=[0, 1, 2]
     )
-    assert result["status"] == "found"
-    assert (result["last_good"], result["first_bad"]) == (SAME, SHIFTED)
-    end, middle = result["probes"]
+    assert result.status == "found"
+    assert (result.last_good, result.first_bad) == (SAME, SHIFTED)
+    end, middle = result.probes
     assert (end["verdict"], end["seeds_identical"], end["seeds"]) == ("bad", 2, 3)
     assert (middle["verdict"], middle["seeds_identical"], middle["seeds"]) == ("good", 3, 3)
     assert [v for v, _ in fake.calls] == [GOOD, SHIFTED, SAME]
     assert all(seeds == [0, 1, 2] for _, seeds in fake.calls)  # bitwise never adds seeds
     notes = attribution.notes_between(SAME, SHIFTED)
-    assert result["release_notes"] == attribution.unique_notes(notes, list(notes))
-    assert [n["release"] for n in result["release_notes"]] == ["2.11.0"]
+    assert result.release_notes == attribution.unique_notes(notes, list(notes))
+    assert [n["release"] for n in result.release_notes] == ["2.11.0"]
 
 
 def test_bitwise_all_equal_is_not_reproduced(
@@ -279,12 +279,12 @@ def test_bitwise_all_equal_is_not_reproduced(
     result, fake = run_bisect(
         monkeypatch, tmp_path, [GOOD, SAME, SHIFTED], bitwise({}), criterion="bitwise"
     )
-    assert result["status"] == "not-reproduced"
-    assert result["first_bad"] is None
+    assert result.status == "not-reproduced"
+    assert result.first_bad is None
     assert [v for v, _ in fake.calls] == [GOOD, SHIFTED]  # only the bad end is probed
-    (probe,) = result["probes"]
+    (probe,) = result.probes
     assert (probe["verdict"], probe["seeds_identical"], probe["seeds"]) == ("good", 1, 1)
-    assert result["candidates"] == 3
+    assert result.candidates == 3
 
 
 def test_a_good_release_without_an_ok_cell_is_refused(
@@ -304,5 +304,5 @@ def test_a_probe_without_an_ok_cell_is_inconclusive(
         return cell(version, seed, 0.9, status="failed" if version == SHIFTED else "ok")
 
     result, _ = run_bisect(monkeypatch, tmp_path, [GOOD, SHIFTED], make, criterion="metric")
-    assert result["status"] == "inconclusive"
-    assert result["probes"][0]["reason"] == "no cell finished ok: boom"
+    assert result.status == "inconclusive"
+    assert result.probes[0]["reason"] == "no cell finished ok: boom"

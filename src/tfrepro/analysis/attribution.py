@@ -88,97 +88,127 @@ def causes(
     optimizer's own update, and the release notes of the diverging stages.
 
     `sides` is {"A": facts, "B": facts} with the DESCRIBED keys of each probe."""
-    out: list[dict[str, Any]] = []
+    optimizer = stages["optimizer"]
+    # an optimizer release note is evidence only where the optimizer's own update differs
+    noted = [first["stage"], numeric, "optimizer" if optimizer["diverged"] else ""]
+    return [
+        *_flip_causes(ablations, numeric),
+        *_data_cause(stages["data"], script=bool(sides["A"].get("script"))),
+        *_init_cause(stages["init"]),
+        *_config_causes(stages["config"]),
+        *_fingerprint_causes(sides["A"], sides["B"], numeric),
+        *_optimizer_cause(optimizer),
+        *_note_causes(notes, noted),
+    ]
+
+
+def _cause(text: str, stage: str, evidence: Mapping[str, Any]) -> dict[str, Any]:
+    return {"cause": text, "stage": stage, "evidence": evidence}
+
+
+def _flip_causes(ablations: Sequence[Mapping[str, Any]], numeric: str) -> list[dict[str, Any]]:
+    """Flips that make the stage equal, then flips that only shrink its gap (a failed flip
+    is evidence of nothing); each row is its own evidence."""
     ok = [ab for ab in ablations if ab.get("status") == "ok"]
-    for ab in ok:
-        if ab["closes"]:
-            out.append(
-                {
-                    "cause": f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} "
-                    f"{_SIDE[ab.get('side', 'B')]} makes the {numeric} stage equal",
-                    "stage": numeric,
-                    "evidence": ab,
-                }
-            )
-    for ab in ok:
-        if not ab["closes"] and ab["shrinks"]:
-            out.append(
-                {
-                    "cause": f"knob {ab['knob']}: {ab['knob']}={ab['value']} "
-                    f"{_SIDE[ab.get('side', 'B')]} shrinks the {numeric} gap",
-                    "stage": numeric,
-                    "evidence": ab,
-                }
-            )
-    if stages["data"]["diverged"]:
-        out.append(
-            {
-                "cause": (
-                    f"the script's first batches differ ({stages['data']['where']}): its data "
-                    "pipeline (loading, preprocessing, a tf.data shuffle) gives other arrays "
-                    "in B; the later stages ran on A's batches"
-                )
-                if sides["A"].get("script")
-                else "the two cells trained on different data or batch order (a setup "
-                "problem, not TensorFlow: check code that prepares or edits ctx.data)",
-                "stage": "data",
-                "evidence": {},
-            }
+    closes = [
+        _cause(
+            f"knob {ab['knob']}: setting {ab['knob']}={ab['value']} "
+            f"{_SIDE[ab.get('side', 'B')]} makes the {numeric} stage equal",
+            numeric,
+            ab,
         )
-    if stages["init"]["diverged"]:
-        out.append(
-            {
-                "cause": "initial weights differ under the same seed (initializer random numbers "
-                "changed)",
-                "stage": "init",
-                "evidence": {
-                    "variable": stages["init"]["where"],
-                    "max_abs": stages["init"]["max_abs"],
-                },
-            }
+        for ab in ok
+        if ab["closes"]
+    ]
+    shrinks = [
+        _cause(
+            f"knob {ab['knob']}: {ab['knob']}={ab['value']} "
+            f"{_SIDE[ab.get('side', 'B')]} shrinks the {numeric} gap",
+            numeric,
+            ab,
         )
-    for change in stages["config"]["changed"][:10]:
-        out.append(
-            {
-                "cause": f"configuration {change['key']}: {change['a']!r} → {change['b']!r}",
-                "stage": "config",
-                "evidence": change,
-            }
+        for ab in ok
+        if not ab["closes"] and ab["shrinks"]
+    ]
+    return closes + shrinks
+
+
+def _data_cause(data: Mapping[str, Any], *, script: bool) -> list[dict[str, Any]]:
+    """Other batches: a script's own pipeline, or (a model cell, whose data tfrepro feeds) a
+    setup problem in the user's code."""
+    if not data["diverged"]:
+        return []
+    if script:
+        text = (
+            f"the script's first batches differ ({data['where']}): its data "
+            "pipeline (loading, preprocessing, a tf.data shuffle) gives other arrays "
+            "in B; the later stages ran on A's batches"
         )
-    a, b = sides["A"], sides["B"]
-    for key in DESCRIBED:
-        if a.get(key) != b.get(key):
-            out.append(
-                {
-                    "cause": f"{key} differs: {a.get(key)} → {b.get(key)}",
-                    "stage": numeric,
-                    "evidence": {"a": a.get(key), "b": b.get(key)},
-                }
-            )
-    opt = stages["optimizer"]
-    if opt["diverged"] and max((i["max_rel"] for i in opt["items"]), default=0.0) > 1e-3:
-        out.append(
-            {
-                "cause": "the optimizer computes a different update from identical weights and "
-                f"gradients ({opt['class_a']} → {opt['class_b']}): its implementation or defaults "
-                "changed",
-                "stage": "optimizer",
-                "evidence": {"max_abs": opt["max_abs"], "where": opt["where"]},
-            }
+    else:
+        text = (
+            "the two cells trained on different data or batch order (a setup "
+            "problem, not TensorFlow: check code that prepares or edits ctx.data)"
         )
+    return [_cause(text, "data", {})]
+
+
+def _init_cause(init: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if not init["diverged"]:
+        return []
+    text = "initial weights differ under the same seed (initializer random numbers changed)"
+    return [_cause(text, "init", {"variable": init["where"], "max_abs": init["max_abs"]})]
+
+
+def _config_causes(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The first ten changed settings (the rest are in the stage's own table)."""
+    return [
+        _cause(f"configuration {c['key']}: {c['a']!r} → {c['b']!r}", "config", c)
+        for c in config["changed"][:10]
+    ]
+
+
+def _fingerprint_causes(
+    a: Mapping[str, Any], b: Mapping[str, Any], numeric: str
+) -> list[dict[str, Any]]:
+    """The DESCRIBED facts that differ between the sides, placed at the numeric stage (where a
+    library or setting would first show)."""
+    return [
+        _cause(
+            f"{key} differs: {a.get(key)} → {b.get(key)}",
+            numeric,
+            {"a": a.get(key), "b": b.get(key)},
+        )
+        for key in DESCRIBED
+        if a.get(key) != b.get(key)
+    ]
+
+
+def _optimizer_cause(optimizer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The optimizer itself, when its update from identical inputs differs by more than
+    round-off (a relative difference above 1e-3 is a changed formula or default)."""
+    rel = (i["max_rel"] for i in optimizer["items"])
+    if not (optimizer["diverged"] and max(rel, default=0.0) > 1e-3):
+        return []
+    text = (
+        "the optimizer computes a different update from identical weights and "
+        f"gradients ({optimizer['class_a']} → {optimizer['class_b']}): its implementation or "
+        "defaults changed"
+    )
+    evidence = {"max_abs": optimizer["max_abs"], "where": optimizer["where"]}
+    return [_cause(text, "optimizer", evidence)]
+
+
+def _note_causes(
+    notes: Mapping[str, list[dict[str, Any]]], stages: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The release notes of these stages, each once (by text), in stage order."""
+    out: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for stage in dict.fromkeys([first["stage"], numeric, "optimizer" if opt["diverged"] else ""]):
+    for stage in dict.fromkeys(stages):
         for note in notes.get(stage, []):
             if note["text"] in seen:
                 continue
             seen.add(note["text"])
-            out.append(
-                {
-                    "cause": (
-                        f"release note {note['release']} ({note['component']}): {note['text']}"
-                    ),
-                    "stage": stage,
-                    "evidence": note,
-                }
-            )
+            text = f"release note {note['release']} ({note['component']}): {note['text']}"
+            out.append(_cause(text, stage, note))
     return out

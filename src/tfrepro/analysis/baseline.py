@@ -18,7 +18,7 @@ from tfrepro.analysis.compare import compare_groups, decide, resolve_group
 from tfrepro.analysis.groups import Cell, check_axis, group_cells, match_key, metric_names
 from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.errors import UsageError
-from tfrepro.record import BASELINE_FIELDS, Status
+from tfrepro.record import BASELINE_FIELDS, Status, final_weights_id, trained_models
 
 FORMAT = "tfrepro-baseline"
 FORMAT_VERSION = 1
@@ -60,9 +60,9 @@ def make(
                 "n_ok": len(ok),
                 "n_failed": len(members) - len(ok),
                 "metrics": metrics,
-                "final_hashes": {str(c.get("seed")): c.get("final_weights_sha256") for c in ok},
+                "final_hashes": {str(c.get("seed")): final_weights_id(c) for c in ok},
                 "fingerprints": _fingerprints(ok),
-                "cells": [{k: c.get(k) for k in BASELINE_FIELDS} for c in ok],
+                "cells": [_kept(c) for c in ok],
             }
         )
     return {
@@ -74,6 +74,16 @@ def make(
         "margin": margin,
         "groups": groups,
     }
+
+
+def _kept(cell: Cell) -> dict[str, Any]:
+    """What a baseline keeps of a cell; of a script that trained several models, each model's
+    hashes too (a check calls it identical only when every model is)."""
+    kept = {k: cell.get(k) for k in BASELINE_FIELDS}
+    models = trained_models(cell)
+    if len(models) > 1:
+        kept["script"] = {"models": models}
+    return kept
 
 
 def _fingerprints(cells: Sequence[Cell]) -> dict[str, list[str]]:
@@ -205,5 +215,6 @@ def _as_cell(saved: dict[str, Any]) -> Cell:
         arrays=None,
         knobs=saved.get("knobs") or {},
         env_vars=saved.get("env_vars") or {},
+        script=saved.get("script"),  # several trained models: each one's hashes
     )
     return cast(Cell, cell)

@@ -44,7 +44,7 @@ from tfrepro.analysis.groups import (
 )
 from tfrepro.analysis.ladder import Verdict
 from tfrepro.errors import UsageError
-from tfrepro.record import Status
+from tfrepro.record import Status, final_weights_id, models_that_differ, trained_models
 
 # "Numerically equal": metrics computed in float32 and agreeing to within a few ulps.
 RTOL = 1e-6
@@ -183,10 +183,11 @@ def compare_groups(
             matched.append((a_by_key[k], c))
 
     same = [
-        ca.get("final_weights_sha256") is not None
-        and ca.get("final_weights_sha256") == cb.get("final_weights_sha256")
+        final_weights_id(ca) is not None and final_weights_id(ca) == final_weights_id(cb)
         for ca, cb in matched
     ]
+    # a script that trains several models: which of them differ (names, in training order)
+    differ = list(dict.fromkeys(n for ca, cb in matched for n in models_that_differ(ca, cb)))
     same_init = sum(
         ca.get("init_weights_sha256") is not None
         and ca.get("init_weights_sha256") == cb.get("init_weights_sha256")
@@ -244,6 +245,8 @@ def compare_groups(
                 and len(pairs_m) == len(matched)
                 and all(math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) for x, y in pairs_m),
                 "seeds_needed": None,
+                "models": max((len(trained_models(c)) for c, _ in matched), default=0),
+                "models_differ": differ,
                 **shared,
             }
         )
@@ -314,13 +317,21 @@ def decide(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _verdict(r: dict[str, Any]) -> tuple[Verdict, str]:
+    verdict, reason = _rung(r)
+    if r.get("models_differ"):
+        reason += f"; trained models that differ: {', '.join(r['models_differ'])}"
+    return verdict, reason
+
+
+def _rung(r: dict[str, Any]) -> tuple[Verdict, str]:
     alpha = r["alpha"]
     if r["bitwise"]:
         note = ""
         if not r["metric_equal"]:
             note = f"; {r['metric']} differs anyway (the evaluation, not training, differs)"
+        what = f"of all {r['models']} trained models " if r.get("models", 0) > 1 else ""
         return Verdict.BITWISE_IDENTICAL, (
-            f"final weights identical for all {r['n_matched']} matching seed(s){note}"
+            f"final weights {what}identical for all {r['n_matched']} matching seed(s){note}"
         )
     if r["metric_equal"]:
         return Verdict.NUMERICALLY_EQUAL, (

@@ -206,29 +206,56 @@ def compare_probes(
     """Stage by stage: how probe B differs from probe A (B ran from A's weights and gradients)."""
     tol = dict(tol or {})
     names = [str(n) for n in a_arrays.get(Array.WEIGHT_NAMES, [])]
-    out: dict[str, dict[str, Any]] = {}
+    out = {
+        "data": _data_stage(a, a_arrays, b, b_arrays),
+        "init": _stage(_diffs(a_arrays, b_arrays, Array.INIT, names), tol.get("init", 0.0)),
+        "config": _config_stage(a, b),
+        **_forward_stages(a, a_arrays, b_arrays, tol),
+        "loss": _loss_stage(a, b, tol.get("loss", 0.0)),
+        **_update_stages(a, a_arrays, b, b_arrays, tol),
+        "trajectory": _trajectory_stage(a_arrays, b_arrays, tol.get("trajectory", 0.0)),
+    }
+    for stage in ("data", "init", *NUMERIC_STAGES):
+        # a stage either probe could not measure is neither equal nor diverged
+        why = [str(p[unavailable(stage)]) for p in (a, b) if p.get(unavailable(stage))]
+        if why:
+            out[stage] = _unmeasured(why[0])
+    return out
+
+
+def _diffs(
+    a_arrays: Arrays, b_arrays: Arrays, prefix: str, names: Sequence[str]
+) -> list[dict[str, Any]]:
+    """array_diffs of the probes' arrays under one prefix."""
+    return array_diffs(_listed(a_arrays, prefix), _listed(b_arrays, prefix), names)
+
+
+def _data_stage(
+    a: dict[str, Any], a_arrays: Arrays, b: dict[str, Any], b_arrays: Arrays
+) -> dict[str, Any]:
+    """The same data and the same batch order, or not (no degrees: either differs wholly)."""
 
     def used(p: dict[str, Any]) -> Any:  # as the model left ctx.data; older probes: as sent
         return p.get(Result.DATA_SHA256_USED, p.get(Result.DATA_SHA256))
 
-    same_data = used(a) == used(b) and np.array_equal(
+    batches = a.get(Result.PROBE_BATCH), b.get(Result.PROBE_BATCH)
+    same = used(a) == used(b) and np.array_equal(
         a_arrays[Array.BATCH_INDEX], b_arrays[Array.BATCH_INDEX]
     )
-    batches = a.get(Result.PROBE_BATCH), b.get(Result.PROBE_BATCH)
-    out["data"] = {
-        "diverged": not same_data,
-        "bitwise": same_data,
-        "max_abs": 0.0 if same_data else float("inf"),
+    return {
+        "diverged": not same,
+        "bitwise": same,
+        "max_abs": 0.0 if same else float("inf"),
         "tolerance": 0.0,
-        "where": None if same_data else _data_where(*batches),
+        "where": None if same else _data_where(*batches),
         "items": [],
     }
-    out["init"] = _stage(
-        array_diffs(_listed(a_arrays, Array.INIT), _listed(b_arrays, Array.INIT), names),
-        tol.get("init", 0.0),
-    )
+
+
+def _config_stage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Changed settings; its "max_abs" counts them, so that any change diverges."""
     cfg = config_diff(a.get(Result.CONFIGS, {}), b.get(Result.CONFIGS, {}))
-    out["config"] = {
+    return {
         "diverged": bool(cfg["changed"]),
         "bitwise": not cfg["changed"],
         "max_abs": float(len(cfg["changed"])),
@@ -236,65 +263,75 @@ def compare_probes(
         "where": cfg["changed"][0]["key"] if cfg["changed"] else None,
         **cfg,
     }
-    layer_names = a.get(Result.LAYER_NAMES) or []
-    out["forward"] = _stage(
-        array_diffs(
-            _listed(a_arrays, Array.FORWARD), _listed(b_arrays, Array.FORWARD), layer_names
-        ),
-        tol.get("forward", 0.0),
-    )
-    # training mode: each layer's output, then the moving statistics it updated (BatchNorm)
+
+
+def _forward_stages(
+    a: dict[str, Any], a_arrays: Arrays, b_arrays: Arrays, tol: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
+    """Each layer's output in inference mode, and in training mode followed by the moving
+    statistics it updated (BatchNorm): dropout and batch statistics act only in training."""
+    layers = a.get(Result.LAYER_NAMES) or []
     moving = [f"moving statistics {n}" for n in a.get(Result.MOVING_NAMES) or []]
-    out["train_forward"] = _stage(
-        array_diffs(
-            _listed(a_arrays, Array.TRAIN_FORWARD),
-            _listed(b_arrays, Array.TRAIN_FORWARD),
-            layer_names,
-        )
-        + array_diffs(_listed(a_arrays, Array.MOVING), _listed(b_arrays, Array.MOVING), moving),
-        tol.get("train_forward", 0.0),
-    )
-    loss_gap = abs(float(a.get(Result.PROBE_LOSS, 0.0)) - float(b.get(Result.PROBE_LOSS, 0.0)))
-    out["loss"] = {
-        "diverged": loss_gap > tol.get("loss", 0.0),
-        "bitwise": loss_gap == 0.0,
-        "max_abs": loss_gap,
-        "tolerance": tol.get("loss", 0.0),
-        "where": "loss" if loss_gap > tol.get("loss", 0.0) else None,
+    train = _diffs(a_arrays, b_arrays, Array.TRAIN_FORWARD, layers)
+    return {
+        "forward": _stage(
+            _diffs(a_arrays, b_arrays, Array.FORWARD, layers), tol.get("forward", 0.0)
+        ),
+        "train_forward": _stage(
+            train + _diffs(a_arrays, b_arrays, Array.MOVING, moving), tol.get("train_forward", 0.0)
+        ),
+    }
+
+
+def _loss_stage(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> dict[str, Any]:
+    gap = abs(float(a.get(Result.PROBE_LOSS, 0.0)) - float(b.get(Result.PROBE_LOSS, 0.0)))
+    return {
+        "diverged": gap > tolerance,
+        "bitwise": gap == 0.0,
+        "max_abs": gap,
+        "tolerance": tolerance,
+        "where": "loss" if gap > tolerance else None,
         "a": a.get(Result.PROBE_LOSS),
         "b": b.get(Result.PROBE_LOSS),
         "items": [],
     }
+
+
+def _update_stages(
+    a: dict[str, Any],
+    a_arrays: Arrays,
+    b: dict[str, Any],
+    b_arrays: Arrays,
+    tol: Mapping[str, float],
+) -> dict[str, dict[str, Any]]:
+    """The gradients, and the optimizer's update from A's gradients (per trainable variable);
+    the optimizer stage names each side's optimizer class."""
     trainable = a.get(Result.TRAINABLE_NAMES) or []
-    out["gradient"] = _stage(
-        array_diffs(_listed(a_arrays, Array.GRAD), _listed(b_arrays, Array.GRAD), trainable),
-        tol.get("gradient", 0.0),
+    gradient = _stage(_diffs(a_arrays, b_arrays, Array.GRAD, trainable), tol.get("gradient", 0.0))
+    optimizer = _stage(
+        _diffs(a_arrays, b_arrays, Array.UPDATE, trainable), tol.get("optimizer", 0.0)
     )
-    out["optimizer"] = _stage(
-        array_diffs(_listed(a_arrays, Array.UPDATE), _listed(b_arrays, Array.UPDATE), trainable),
-        tol.get("optimizer", 0.0),
-    )
-    out["optimizer"]["class_a"] = a.get(Result.UPDATE_OPTIMIZER)
-    out["optimizer"]["class_b"] = b.get(Result.UPDATE_OPTIMIZER)
+    optimizer["class_a"] = a.get(Result.UPDATE_OPTIMIZER)
+    optimizer["class_b"] = b.get(Result.UPDATE_OPTIMIZER)
+    return {"gradient": gradient, "optimizer": optimizer}
+
+
+def _trajectory_stage(a_arrays: Arrays, b_arrays: Arrays, tolerance: float) -> dict[str, Any]:
+    """The weight gap over the lockstep steps: the first step past the tolerance, and how fast
+    the gap grows (round-off amplified by training shows as steady growth)."""
     gaps = trajectory_gap(a_arrays[Array.TRAJECTORY], b_arrays[Array.TRAJECTORY])
-    t_tol = tol.get("trajectory", 0.0)
-    first = next((i for i, g in enumerate(gaps) if g > t_tol), None)
-    out["trajectory"] = {
+    first = next((i for i, g in enumerate(gaps) if g > tolerance), None)
+    return {
         "diverged": first is not None,
         "bitwise": all(g == 0 for g in gaps),
         "max_abs": max(gaps, default=0.0),
-        "tolerance": t_tol,
+        "tolerance": tolerance,
         "where": None if first is None else f"step {first}",
         "first_step": first,
         "gaps": gaps,
         "growth_per_step": _growth(gaps),
         "items": [],
     }
-    for stage in ("data", "init", *NUMERIC_STAGES):
-        why = [str(p[unavailable(stage)]) for p in (a, b) if p.get(unavailable(stage))]
-        if why:
-            out[stage] = _unmeasured(why[0])
-    return out
 
 
 def _unmeasured(reason: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import numpy as np
 from tfrepro.analysis import stats
 from tfrepro.errors import UsageError
 from tfrepro.record import CellRecord as Cell
-from tfrepro.record import Status
+from tfrepro.record import Status, final_weights_id
 
 CELL_AXES = (
     "tf_version",
@@ -162,7 +162,7 @@ def group_summary(cells: Sequence[Cell], by: str = "tf_version") -> list[dict[st
                 "values": values,
                 "seeds": [c.get("seed") for c in with_m],
             }
-        hashes = [c.get("final_weights_sha256") for c in ok]
+        hashes = [final_weights_id(c) for c in ok]
         mean, std = loss_band([loss_array(c) for c in ok])
         out.append(
             {

@@ -1,5 +1,7 @@
-"""The analysis package's only file I/O: predictions and test labels from the store's artifacts,
-the margin from stored specs, and baseline files. Everything else in analysis/ is pure."""
+"""The analysis package's only file I/O: predictions and test labels from the artifact files the
+cells name, and baseline files; and what the analysis takes from the cells and runs a task read
+from the store (the reruns, the margin of the stored specs). It never opens the store itself.
+Everything else in analysis/ is pure."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +21,6 @@ from tfrepro.record import CellRecord as Cell
 from tfrepro.runner.tfrepro_guest.platform.hashing import DATA_KEYS, data_sha256
 from tfrepro.runner.tfrepro_guest.protocol import Array
 
-if TYPE_CHECKING:
-    from tfrepro.store import Store
-
 
 def _npz(path: str | Path) -> Any:
     try:
@@ -30,12 +29,9 @@ def _npz(path: str | Path) -> Any:
         return None
 
 
-def cells(store: Store, by: str) -> list[Cell]:
-    """The cells to group `by` an axis: the latest attempt of each cell; for `attempt`, every
-    attempt of the cells recorded more than once (comparing a cell with its own reruns)."""
-    if by != "attempt":
-        return store.cells()
-    every = store.cells(all_attempts=True)
+def reruns(every: Sequence[Cell]) -> list[Cell]:
+    """The cells to group `by` attempt, from every attempt of every cell: every attempt of the
+    cells recorded more than once (comparing a cell with its own reruns)."""
     times = Counter(c["id"] for c in every)
     rerun = [c for c in every if times[c["id"]] > 1]
     if every and not rerun:
@@ -93,10 +89,11 @@ def labels(cells: Sequence[Cell]) -> dict[str, np.ndarray]:
     return out
 
 
-def spec_margin(store: Store, cells: Sequence[Cell]) -> float | None:
-    """The `margin` of the newest run spec among the runs that recorded these cells."""
+def spec_margin(runs: Sequence[dict[str, Any]], cells: Sequence[Cell]) -> float | None:
+    """The `margin` of the newest run spec among the runs (the store's, oldest first) that
+    recorded these cells."""
     used = {c.get("run_id") for c in cells}
-    for run in reversed(store.runs()):
+    for run in reversed(runs):
         margin = run["spec"].get("margin") if run["id"] in used else None
         if isinstance(margin, int | float) and margin > 0:
             return float(margin)

@@ -164,7 +164,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         )
     results.keep_explanation(args.store, result)
     if args.json:
-        _json(result)
+        _json(result.as_dict())
     else:
         render(console, result)
     views.explanation_kept(err if args.json else console, args.store)
@@ -276,7 +276,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
             max_seeds=args.max_seeds,
         )
     if args.json:
-        _json(result)
+        _json(result.as_dict())
     else:
         views.bisect_result(console, result)
     return 0

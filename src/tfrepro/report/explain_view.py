@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -10,6 +10,9 @@ from rich.table import Table
 
 from tfrepro.analysis.stages import PER_ITEM_STAGES, PER_LAYER_STAGES
 from tfrepro.report.style import fmt_delta
+
+if TYPE_CHECKING:
+    from tfrepro.tasks.explain import ExplainResult
 
 _SIDES = {"B": "B", "both": "A and B"}
 
@@ -36,8 +39,22 @@ def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
     console.print(table)
 
 
-def render(console: Console, result: dict[str, Any]) -> None:
-    cells = result["cells"]
+def render(console: Console, result: ExplainResult) -> None:
+    _sides(console, result.cells)
+    _first_divergence(console, result.first_divergence, result.first_after_transplant)
+    _stage_table(console, result.stages)
+    _not_measured(console, result.stages)
+    numeric = [n for n in PER_ITEM_STAGES if result.stages.get(n, {}).get("diverged")]
+    if numeric:  # the first diverging stage that has layers or variables, in detail
+        _items(console, numeric[0], result.stages[numeric[0]])
+    if result.ablations:
+        _ablation_table(console, result.ablations)
+    _causes(console, result.causes)
+    console.print(f"\n[dim]{result.probes} probes, {result.seconds} s[/]")
+
+
+def _sides(console: Console, cells: dict[str, dict[str, Any]]) -> None:
+    """What each side ran: the versions and the optimizer."""
     for label in ("A", "B"):
         c = cells[label]
         console.print(
@@ -45,13 +62,16 @@ def render(console: Console, result: dict[str, Any]) -> None:
             f"Python {c['python']}, numpy {c['numpy']}, optimizer {c['optimizer']}",
             highlight=False,
         )
-    first = result["first_divergence"]
+
+
+def _first_divergence(console: Console, first: dict[str, Any], after: str) -> None:
+    """The first stage that diverged, and where the transplant of A's weights moved it."""
     where = f" at [bold]{escape(str(first['layer']))}[/]" if first.get("layer") else ""
     console.print(
         f"\nFirst divergence: [bold red]{first['stage']}[/]{where}"
         + (
-            f"; after transplanting A's weights: [bold]{result['first_after_transplant']}[/]"
-            if result["first_after_transplant"] != first["stage"]
+            f"; after transplanting A's weights: [bold]{after}[/]"
+            if after != first["stage"]
             else ""
         )
         + (
@@ -60,12 +80,15 @@ def render(console: Console, result: dict[str, Any]) -> None:
             else ""
         )
     )
+
+
+def _stage_table(console: Console, stages: dict[str, dict[str, Any]]) -> None:
     table = Table(
         title="Stages (B vs A; tolerance = difference between two runs of A)", title_justify="left"
     )
     for col in ("stage", "diverged", "bitwise", "max |B−A|", "max ULP", "tolerance", "where"):
         table.add_column(col)
-    for name, s in result["stages"].items():
+    for name, s in stages.items():
         if not s.get("measured", True):
             table.add_row(name, "[yellow]not measured[/]", "", "", "", "", "see below")
             continue
@@ -85,7 +108,11 @@ def render(console: Console, result: dict[str, Any]) -> None:
             escape(where),
         )
     console.print(table)
-    unmeasured = {n: s for n, s in result["stages"].items() if not s.get("measured", True)}
+
+
+def _not_measured(console: Console, stages: dict[str, dict[str, Any]]) -> None:
+    """Why each unmeasured stage is, and what that means for the first divergence."""
+    unmeasured = {n: s for n, s in stages.items() if not s.get("measured", True)}
     for name, s in unmeasured.items():
         console.print(f"[yellow]{name} not measured[/]: {escape(s['reason'])}")
     if unmeasured:
@@ -93,41 +120,42 @@ def render(console: Console, result: dict[str, Any]) -> None:
             "  the first divergence is the first of the measured stages: a stage not "
             "measured before it may already differ"
         )
-    numeric = [n for n in PER_ITEM_STAGES if result["stages"].get(n, {}).get("diverged")]
-    if numeric:  # the first diverging stage that has layers or variables, in detail
-        _items(console, numeric[0], result["stages"][numeric[0]])
-    if result["ablations"]:
-        abl = Table(
-            title="Knob ablation (B from A's weights and gradients, knob flipped)",
-            title_justify="left",
-        )
-        for col in ("knob", "in", "first divergence then", "gap before", "gap after", "closes it"):
-            abl.add_column(col)
-        for ab in result["ablations"]:
-            if ab["status"] != "ok":
-                abl.add_row(
-                    f"{ab['knob']}={ab['value']}",
-                    _SIDES[ab.get("side", "B")],
-                    f"[red]{ab['status']}[/]",
-                    "",
-                    "",
-                    escape(ab.get("reason", "")[:60]),
-                )
-                continue
+
+
+def _ablation_table(console: Console, ablations: list[dict[str, Any]]) -> None:
+    abl = Table(
+        title="Knob ablation (B from A's weights and gradients, knob flipped)",
+        title_justify="left",
+    )
+    for col in ("knob", "in", "first divergence then", "gap before", "gap after", "closes it"):
+        abl.add_column(col)
+    for ab in ablations:
+        if ab["status"] != "ok":
             abl.add_row(
                 f"{ab['knob']}={ab['value']}",
                 _SIDES[ab.get("side", "B")],
-                ab["first_after_transplant"],
-                fmt_delta(ab["gap_before"]),
-                fmt_delta(ab["gap_after"]),
-                "[green]yes[/]" if ab["closes"] else "no",
+                f"[red]{ab['status']}[/]",
+                "",
+                "",
+                escape(ab.get("reason", "")[:60]),
             )
-        console.print(abl)
+            continue
+        abl.add_row(
+            f"{ab['knob']}={ab['value']}",
+            _SIDES[ab.get("side", "B")],
+            ab["first_after_transplant"],
+            fmt_delta(ab["gap_before"]),
+            fmt_delta(ab["gap_after"]),
+            "[green]yes[/]" if ab["closes"] else "no",
+        )
+    console.print(abl)
+
+
+def _causes(console: Console, causes: list[dict[str, Any]]) -> None:
     console.print("\n[bold]Causes, most likely first[/]")
-    for i, c in enumerate(result["causes"][:12], 1):
+    for i, c in enumerate(causes[:12], 1):
         console.print(
             f"{i:>2}. [{c['stage']}] {c['cause']}", highlight=False, soft_wrap=True, markup=False
         )  # causes quote layer names and errors as they are
-    if not result["causes"]:
+    if not causes:
         console.print("   none found: the two groups are identical at every stage")
-    console.print(f"\n[dim]{result['probes']} probes, {result['seconds']} s[/]")

@@ -1,7 +1,8 @@
 """The report's "Where and why" section: stored `tfrepro explain` results, worded for the page.
 
 Nothing is recomputed here: stages, ablations, causes and release notes are shown as explain
-found them (see explain.explain()'s return value); this only picks, formats and orders.
+found them (ExplainResult.as_dict() in tasks/explain.py, as the store keeps it); this only
+picks, formats and orders.
 """
 
 from __future__ import annotations

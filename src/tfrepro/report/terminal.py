@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tfrepro.record import Status
+from tfrepro.record import Status, final_weights_id
 from tfrepro.report.style import fmt_fixed_signed, fmt_mean_std, fmt_sig
 
 
@@ -65,7 +65,7 @@ def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
         ok = [c for c in rows if c["status"] == Status.OK]
         keras = ", ".join(sorted({str(c["keras_version"]) for c in rows if c.get("keras_version")}))
         pys = ", ".join(sorted({c["python_version"] for c in rows}))
-        hashes = {c["final_weights_sha256"] for c in ok if c.get("final_weights_sha256")}
+        hashes = {final_weights_id(c) for c in ok} - {None}
         table.add_row(
             key,
             keras or "—",

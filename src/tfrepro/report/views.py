@@ -21,6 +21,7 @@ from tfrepro.runner.tfrepro_guest.protocol import ScriptInfo
 if TYPE_CHECKING:
     from tfrepro.envs.provision import BuiltEnv
     from tfrepro.plan import Cell
+    from tfrepro.tasks.bisect import BisectResult
     from tfrepro.tasks.run import RunResult
 
 
@@ -139,31 +140,31 @@ def explanation_kept(console: Console, store: Path) -> None:
     )
 
 
-def bisect_result(console: Console, result: dict[str, Any]) -> None:
-    fix = result.get("direction") == "fix"
+def bisect_result(console: Console, result: BisectResult) -> None:
+    fix = result.direction == "fix"
     if fix:
         _plain(
             console,
-            f"--good {result['good']} is newer than --bad {result['bad']}: searching backwards "
+            f"--good {result.good} is newer than --bad {result.bad}: searching backwards "
             "for the release that fixed (or changed) it",
         )
-    for p in result["probes"]:
+    for p in result.probes:
         _plain(console, f"probe {p['release']:<8} {p['verdict']:<12} {probe_detail(p)}")
-    if result["status"] == "found" and fix:
+    if result.status == "found" and fix:
         console.print(
-            f"\n[bold]the change came in {result['last_good']}[/]: the newest release that "
-            f"still behaves like {result['bad']} is {result['first_bad']}; "
-            f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
-            f"(bound {result['max_probes']})"
+            f"\n[bold]the change came in {result.last_good}[/]: the newest release that "
+            f"still behaves like {result.bad} is {result.first_bad}; "
+            f"{len(result.probes)} probes of {result.candidates - 1} candidates "
+            f"(bound {result.max_probes})"
         )
-    elif result["status"] == "found":
+    elif result.status == "found":
         console.print(
-            f"\n[bold]first release that changes: {result['first_bad']}[/] "
-            f"(last like {result['good']}: {result['last_good']}); "
-            f"{len(result['probes'])} probes of {result['candidates'] - 1} candidates "
-            f"(bound {result['max_probes']})"
+            f"\n[bold]first release that changes: {result.first_bad}[/] "
+            f"(last like {result.good}: {result.last_good}); "
+            f"{len(result.probes)} probes of {result.candidates - 1} candidates "
+            f"(bound {result.max_probes})"
         )
-        for n in result.get("release_notes", []):
+        for n in result.release_notes or []:
             console.print(
                 f"  release note {n['release']} ({n['component']}): {n['text']}",
                 highlight=False,
@@ -171,6 +172,6 @@ def bisect_result(console: Console, result: dict[str, Any]) -> None:
             )
     else:
         console.print(
-            f"\n[bold]{result['status']}[/]: still open between {result['open_interval']}",
+            f"\n[bold]{result.status}[/]: still open between {result.open_interval}",
             highlight=False,
         )

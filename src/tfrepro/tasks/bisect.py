@@ -12,6 +12,7 @@ says more seeds would settle an inconclusive probe, seeds are added to both rele
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from tfrepro import spec as spec_mod
@@ -21,7 +22,7 @@ from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.envs import catalogue
 from tfrepro.envs.catalogue import version_key
 from tfrepro.errors import UsageError
-from tfrepro.record import CellRecord, Status
+from tfrepro.record import CellRecord, Status, final_weights_id
 from tfrepro.spec import Spec
 from tfrepro.tasks.planning import Options, make_plan
 from tfrepro.tasks.run import Reporter, execute, stored
@@ -105,6 +106,32 @@ def candidates(good: str, bad: str) -> list[str]:
     return [r.version for r in releases]
 
 
+@dataclass
+class BisectResult:
+    """The first release that behaves unlike the good one, or the interval still open. The
+    probes are the judge's JSON-like evidence, as `--json` prints them."""
+
+    status: str  # found, not-reproduced or inconclusive (bisection.search)
+    first_bad: str | None
+    last_good: str | None
+    open_interval: list[str] | None  # [good side, bad side] when not found
+    probes: list[dict[str, Any]]  # per probe: release, verdict and the judge's evidence
+    good: str
+    bad: str
+    direction: str  # regression, or fix when --good is newer than --bad
+    criterion: str
+    candidates: int
+    max_probes: int
+    release_notes: list[dict[str, Any]] | None = None  # between last good and first bad, if found
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `--json` prints: the fields in order, release_notes only when found."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.release_notes is None:
+            del out["release_notes"]
+        return out
+
+
 def bisect(
     base: Spec,
     versions: list[str],
@@ -115,45 +142,26 @@ def bisect(
     opts: Options,
     reporter: Reporter,
     max_seeds: int = 20,
-) -> dict[str, Any]:
+) -> BisectResult:
     """The first of `versions` (candidates(): good release first, bad last) that behaves
     unlike the first."""
     g, b = versions[0], versions[-1]
-    seeds = list(base.matrix.seeds)
     ran = _run_release(base, g, opts, reporter)
     reference = _ok(ran)
     if not reference:
         raise UsageError(f"no cell of the good release {g} finished ok: {_why_not(ran)}")
-
-    def judge(version: str) -> tuple[str, dict[str, Any]]:
-        nonlocal base, reference
-        ran = _run_release(base, version, opts, reporter)
-        ok = _ok(ran)
-        if not ok:
-            return "inconclusive", {"reason": "no cell finished ok: " + _why_not(ran)}
-        if criterion == "bitwise":
-            ref = {c["seed"]: c["final_weights_sha256"] for c in reference}
-            same = [ref.get(c["seed"]) == c["final_weights_sha256"] for c in ok]
-            return ("good" if all(same) else "bad"), {
-                "seeds_identical": sum(same),
-                "seeds": len(same),
-            }
-        while True:
-            verdict, evidence = _metric_verdict(reference + ok, metric, margin)
-            wanted = min(int(evidence.get("seeds_needed") or 0), max_seeds)
-            if verdict != "inconclusive" or wanted <= len(base.matrix.seeds):
-                evidence["seeds"] = len(base.matrix.seeds)
-                return verdict, evidence
-            # too few seeds for a verdict: add seeds to both releases (the store keeps the
-            # cells already run, so only the new seeds train) and judge again
-            more = [x for x in range(max(seeds) + 1 + wanted) if x not in seeds]
-            seeds.extend(more[: wanted - len(seeds)])
-            base = with_matrix(base, seeds=seeds)
-            reference = _ok(_run_release(base, g, opts, reporter))
-            ok = _ok(_run_release(base, version, opts, reporter))
-
-    result = bisection.search(versions, judge)
-    result.update(
+    judge = _Judge(base, g, reference, criterion, metric, margin, opts, reporter, max_seeds)
+    found = bisection.search(versions, judge)
+    notes = None
+    if found["first_bad"]:
+        matched = attribution.notes_between(found["last_good"], found["first_bad"])
+        notes = attribution.unique_notes(matched, list(matched))
+    return BisectResult(
+        status=found["status"],
+        first_bad=found["first_bad"],
+        last_good=found["last_good"],
+        open_interval=found["open_interval"],
+        probes=found["probes"],
         good=g,
         bad=b,
         # --good newer than --bad: the search runs backwards, for the release that fixed it
@@ -161,11 +169,70 @@ def bisect(
         criterion=criterion,
         candidates=len(versions),
         max_probes=bisection.max_probes(len(versions)),
+        release_notes=notes,
     )
-    if result["first_bad"]:
-        notes = attribution.notes_between(result["last_good"], result["first_bad"])
-        result["release_notes"] = attribution.unique_notes(notes, list(notes))
-    return result
+
+
+class _Judge:
+    """A probe release's verdict against the good release (bisection.Judge). Seeds the metric
+    criterion adds for one probe stay for the later ones: the spec and the good release's
+    cells grow with them."""
+
+    def __init__(
+        self,
+        base: Spec,
+        good: str,
+        reference: list[CellRecord],
+        criterion: str,
+        metric: str | None,
+        margin: float | None,
+        opts: Options,
+        reporter: Reporter,
+        max_seeds: int,
+    ) -> None:
+        self.base, self.good, self.reference = base, good, reference
+        self.criterion, self.metric, self.margin = criterion, metric, margin
+        self.opts, self.reporter, self.max_seeds = opts, reporter, max_seeds
+        self.seeds = list(base.matrix.seeds)
+
+    def __call__(self, version: str) -> tuple[str, dict[str, Any]]:
+        ran = _run_release(self.base, version, self.opts, self.reporter)
+        ok = _ok(ran)
+        if not ok:
+            return "inconclusive", {"reason": "no cell finished ok: " + _why_not(ran)}
+        if self.criterion == "bitwise":
+            return self._bitwise(ok)
+        return self._metric(version, ok)
+
+    def _bitwise(self, ok: list[CellRecord]) -> tuple[str, dict[str, Any]]:
+        """good when every seed's final weights equal the good release's."""
+        ref = {c["seed"]: final_weights_id(c) for c in self.reference}
+        same = [ref.get(c["seed"]) == final_weights_id(c) for c in ok]
+        return ("good" if all(same) else "bad"), {
+            "seeds_identical": sum(same),
+            "seeds": len(same),
+        }
+
+    def _metric(self, version: str, ok: list[CellRecord]) -> tuple[str, dict[str, Any]]:
+        """compare's verdict, with seeds added (up to max_seeds) while it says more would
+        settle an inconclusive one."""
+        while True:
+            verdict, evidence = _metric_verdict(self.reference + ok, self.metric, self.margin)
+            wanted = min(int(evidence.get("seeds_needed") or 0), self.max_seeds)
+            if verdict != "inconclusive" or wanted <= len(self.base.matrix.seeds):
+                evidence["seeds"] = len(self.base.matrix.seeds)
+                return verdict, evidence
+            # too few seeds for a verdict: add seeds to both releases and judge again
+            ok = self._grow(version, wanted)
+
+    def _grow(self, version: str, wanted: int) -> list[CellRecord]:
+        """Seeds up to `wanted` on both releases (the store keeps the cells already run, so
+        only the new seeds train); the probe release's ok cells."""
+        more = [x for x in range(max(self.seeds) + 1 + wanted) if x not in self.seeds]
+        self.seeds.extend(more[: wanted - len(self.seeds)])
+        self.base = with_matrix(self.base, seeds=self.seeds)
+        self.reference = _ok(_run_release(self.base, self.good, self.opts, self.reporter))
+        return _ok(_run_release(self.base, version, self.opts, self.reporter))
 
 
 def _single(cat: catalogue.Catalogue, text: str, option: str) -> catalogue.Release:

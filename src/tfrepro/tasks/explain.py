@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -206,6 +206,12 @@ class _Prober:
         )
         return Probe(label, cell, outcome.result, arrays)
 
+    def close(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
+        self.store.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
 
 @dataclass
 class _Flip:
@@ -214,6 +220,31 @@ class _Flip:
     stage: str  # the first numeric stage that diverged without the flip
     gap: float  # its max |B-A| without the flip
     tol: dict[str, float]
+
+
+@dataclass
+class ExplainResult:
+    """Where A and B first diverge, and why. Nested parts are the probes' and the analysis'
+    JSON-like payloads, as `--json` prints them and the store keeps them."""
+
+    a: str  # the groups as given on the command line
+    b: str
+    seed: int
+    cells: dict[str, dict[str, Any]]  # {"A": Probe.facts(), "B": Probe.facts()}
+    first_divergence: dict[str, Any]  # divergence.first_divergence()
+    first_after_transplant: str  # the first numeric stage that diverged, or "none"
+    tolerances: dict[str, float]  # per stage: how far a rerun of A is from A
+    stages: dict[str, dict[str, Any]]  # divergence.compare_probes()
+    ablations: list[dict[str, Any]]  # one row per knob flip probed
+    causes: list[dict[str, Any]]  # attribution.causes(), most likely first
+    release_notes: list[dict[str, Any]]
+    seconds: float
+    probes: int
+    probe_timings: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `--json` prints and the store keeps: the fields in order, as they are."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def explain(
@@ -227,19 +258,12 @@ def explain(
     ablate: bool = True,
     knobs: list[str] | None = None,
     progress: Callable[[str], object] | None = None,
-) -> dict[str, Any]:
+) -> ExplainResult:
     """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
     flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
-    if seed < 0:
-        raise UsageError(f"--seed must be non-negative, got {seed}")
+    _check_request(base, seed, knobs)
     start = time.monotonic()
-    script = base.script is not None
-    if script and knobs and "optimizer_impl" in knobs:
-        raise UsageError(
-            "--knobs optimizer_impl does not apply to a script (it builds its own optimizer); "
-            "leave it out"
-        )
     ga, gb = parse_group(a_text), parse_group(b_text)
     spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
     plan_a, plan_b = _plan_one(spec_a, opts), _plan_one(spec_b, opts)  # errors before the store
@@ -257,75 +281,115 @@ def explain(
         numeric = divergence.first_numeric_divergence(stages)
         ablations: list[dict[str, Any]] = []
         if ablate and numeric != "none":
-            flips_a = dict(flips(a.cell, script))
             gap = stages[numeric]["max_abs"]
-
-            def flip_one(kv: tuple[str, Any]) -> list[dict[str, Any]]:
-                knob, value = kv
-                say(f"ablation: B with {knob}={value}")
-                flip = _Flip(knob, value, numeric, gap, tol)
-                row = _ablate(prober, base, seed, flip, gb, a)
-                if (
-                    row["status"] == "ok"
-                    and not row["closes"]
-                    and knob in flips_a
-                    and a.cell.knobs.get(knob) != value
-                ):
-                    # B alone did not close it: does the same setting on both sides?
-                    say(f"ablation: A and B with {knob}={value}")
-                    return [row, _ablate(prober, base, seed, flip, gb, a, ga)]
-                return [row]
-
-            wanted = [(k, v) for k, v in flips(b.cell, script) if knobs is None or k in knobs]
-            # the flips are independent probes (subprocesses): up to `jobs` at once
-            for rows in map_parallel(wanted, flip_one, jobs=opts.jobs):
-                ablations.extend(rows)
+            ablator = _Ablations(prober, base, seed, (ga, gb), a, say)
+            ablations = ablator.run(b, numeric, gap, tol, knobs)
     finally:
-        if prober.workers is not None:
-            prober.workers.close()
-        prober.store.close()
-        shutil.rmtree(prober.scratch, ignore_errors=True)
+        prober.close()
     matched = attribution.notes_between(a.cell.tf_version, b.cell.tf_version)
     sides = {p.label: p.facts() for p in (a, b)}
-    return {
-        "a": a_text,
-        "b": b_text,
-        "seed": seed,
-        "cells": sides,
-        "first_divergence": first,
-        "first_after_transplant": numeric,
-        "tolerances": tol,
-        "stages": stages,
-        "ablations": ablations,
-        "causes": attribution.causes(sides, stages, first, numeric, ablations, matched),
-        "release_notes": attribution.unique_notes(matched, (first["stage"], numeric)),
-        "seconds": round(time.monotonic() - start, 1),
-        "probes": prober.count,
-        "probe_timings": prober.timings,
-    }
+    return ExplainResult(
+        a=a_text,
+        b=b_text,
+        seed=seed,
+        cells=sides,
+        first_divergence=first,
+        first_after_transplant=numeric,
+        tolerances=tol,
+        stages=stages,
+        ablations=ablations,
+        causes=attribution.causes(sides, stages, first, numeric, ablations, matched),
+        release_notes=attribution.unique_notes(matched, (first["stage"], numeric)),
+        seconds=round(time.monotonic() - start, 1),
+        probes=prober.count,
+        probe_timings=prober.timings,
+    )
 
 
-def _ablate(
-    prober: _Prober,
-    base: Spec,
-    seed: int,
-    flip: _Flip,
-    gb: dict[str, str],
-    a: Probe,
-    ga: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """B with the knob flipped, from A's weights and gradients; with `ga`, A is flipped too
-    (probed afresh) and B starts from that flipped A."""
-    setting = str(flip.value).lower()
-    row: dict[str, Any] = {"knob": flip.knob, "value": flip.value, "side": "both" if ga else "B"}
-    try:
-        if ga is not None:
-            planned_a = _plan_one(side_spec(base, {**ga, flip.knob: setting}, seed), prober.opts)
-            a = prober.run(f"A {flip.knob}={flip.value} (both)", planned_a, None)
-        planned = _plan_one(side_spec(base, {**gb, flip.knob: setting}, seed), prober.opts)
-        both = " (both)" if ga is not None else ""
-        flipped = prober.run(f"B {flip.knob}={flip.value}{both}", planned, a)
-    except ExplainError as exc:
-        return {**row, "status": "failed", "reason": str(exc)}
-    stages = divergence.compare_probes(a.result, a.arrays, flipped.result, flipped.arrays, flip.tol)
-    return {**row, "status": "ok", **attribution.judge_flip(stages, flip.stage, flip.gap)}
+def _check_request(base: Spec, seed: int, knobs: list[str] | None) -> None:
+    """Refuse what explain cannot do before anything is planned or probed."""
+    if seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {seed}")
+    if base.script is not None and knobs and "optimizer_impl" in knobs:
+        raise UsageError(
+            "--knobs optimizer_impl does not apply to a script (it builds its own optimizer); "
+            "leave it out"
+        )
+
+
+class _Ablations:
+    """The knob flips of one explain. Each flip is a probe of B with one knob flipped, from
+    A's weights and gradients, judged at the first numeric stage that diverged; where the flip
+    of B alone does not close the gap and A's own setting differs, the same setting on both
+    sides is probed too (A afresh, B from that A)."""
+
+    def __init__(
+        self,
+        prober: _Prober,
+        base: Spec,
+        seed: int,
+        groups: tuple[dict[str, str], dict[str, str]],
+        a: Probe,
+        say: Callable[[str], object],
+    ) -> None:
+        self.prober, self.base, self.seed = prober, base, seed
+        self.ga, self.gb = groups
+        self.a, self.say = a, say
+        self.script = base.script is not None
+        self.flips_a = dict(flips(a.cell, self.script))
+
+    def run(
+        self, b: Probe, stage: str, gap: float, tol: dict[str, float], knobs: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """One row per probe of every flip B's release has (`knobs`: only these), in order,
+        each judged at `stage`, whose max |B-A| was `gap` without the flip."""
+        wanted = [
+            _Flip(k, v, stage, gap, tol)
+            for k, v in flips(b.cell, self.script)
+            if knobs is None or k in knobs
+        ]
+        # the flips are independent probes (subprocesses): up to `jobs` at once
+        found = map_parallel(wanted, self._flip, jobs=self.prober.opts.jobs)
+        return [row for rows in found for row in rows]
+
+    def _flip(self, flip: _Flip) -> list[dict[str, Any]]:
+        self.say(f"ablation: B with {flip.knob}={flip.value}")
+        row = self._probe(flip, both=False)
+        if (
+            row["status"] == "ok"
+            and not row["closes"]
+            and flip.knob in self.flips_a
+            and self.a.cell.knobs.get(flip.knob) != flip.value
+        ):
+            # B alone did not close it: does the same setting on both sides?
+            self.say(f"ablation: A and B with {flip.knob}={flip.value}")
+            return [row, self._probe(flip, both=True)]
+        return [row]
+
+    def _probe(self, flip: _Flip, *, both: bool) -> dict[str, Any]:
+        """B with the knob flipped, from A's weights and gradients; with `both`, A is flipped
+        too (probed afresh) and B starts from that flipped A."""
+        row: dict[str, Any] = {
+            "knob": flip.knob,
+            "value": flip.value,
+            "side": "both" if both else "B",
+        }
+        a = self.a
+        try:
+            if both:
+                label = f"A {flip.knob}={flip.value} (both)"
+                a = self.prober.run(label, self._plan(self.ga, flip), None)
+            label = f"B {flip.knob}={flip.value}" + (" (both)" if both else "")
+            flipped = self.prober.run(label, self._plan(self.gb, flip), a)
+        except ExplainError as exc:
+            return {**row, "status": "failed", "reason": str(exc)}
+        stages = divergence.compare_probes(
+            a.result, a.arrays, flipped.result, flipped.arrays, flip.tol
+        )
+        return {**row, "status": "ok", **attribution.judge_flip(stages, flip.stage, flip.gap)}
+
+    def _plan(self, group: dict[str, str], flip: _Flip) -> Planned:
+        setting = str(flip.value).lower()  # as a group on the command line spells it
+        return _plan_one(
+            side_spec(self.base, {**group, flip.knob: setting}, self.seed), self.prober.opts
+        )

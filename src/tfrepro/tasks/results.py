@@ -9,14 +9,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfrepro import __version__
-from tfrepro.analysis import baseline, compare, load
+from tfrepro.analysis import baseline, compare, groups, load
 from tfrepro.errors import StoreError, UsageError
-from tfrepro.record import CellRecord
+from tfrepro.record import CellRecord, Status
 from tfrepro.report import collect, html, summary
 from tfrepro.store import Store
+
+if TYPE_CHECKING:  # explain's module loads numpy and the executor: only its result's type here
+    from tfrepro.tasks.explain import ExplainResult
 
 
 def metric_list(args: list[str] | None) -> list[str] | None:
@@ -28,6 +31,14 @@ def metric_list(args: list[str] | None) -> list[str] | None:
 def cells(store_path: Path, *, all_attempts: bool, with_loss: bool) -> list[CellRecord]:
     with Store(store_path, create=False) as store:
         return store.cells(all_attempts=all_attempts, with_loss=with_loss)
+
+
+def _cells(store: Store, by: str) -> list[CellRecord]:
+    """The cells to group `by` an axis: the latest attempt of each cell; for `attempt`, every
+    attempt of the cells recorded more than once (comparing a cell with its own reruns)."""
+    if by != "attempt":
+        return store.cells()
+    return load.reruns(store.cells(all_attempts=True))
 
 
 @dataclass
@@ -46,13 +57,13 @@ def compare_store(
     alpha: float,
 ) -> Comparison:
     with Store(store_path, create=False) as store:
-        found = load.cells(store, by)
+        found = _cells(store, by)
         if not found:  # as report says it
             raise UsageError(
                 f"the store at '{store.root}' has no cells yet: run `tfrepro run` first"
             )
         if margin is None:
-            margin = load.spec_margin(store, found)
+            margin = load.spec_margin(store.runs(), found)
     rows = compare.compare_cells(
         found,
         by=by,
@@ -69,7 +80,7 @@ def compare_store(
 def save_baseline(store_path: Path, path: Path, *, by: str) -> dict[str, Any]:
     with Store(store_path, create=False) as store:
         found = store.cells(with_loss=False)
-        margin = load.spec_margin(store, found)
+        margin = load.spec_margin(store.runs(), found)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     data = baseline.make(found, by=by, margin=margin, created=created, version=__version__)
     load.write_baseline(path, data)
@@ -113,14 +124,84 @@ def report(
     alpha: float,
 ) -> Report:
     with Store(store_path, create=False) as store:
-        data = collect.collect(
-            store, by=by, baseline=baseline, margin=margin, metrics=metrics, alpha=alpha
-        )
+        found = _cells(store, by)  # for `attempt`: every attempt of the rerun cells
+        explanations = store.explanations()
+        if not found:
+            kept = len(explanations)
+            also = f" (only {kept} explanation(s), shown next to the cells)" if kept else ""
+            raise UsageError(
+                f"the store at '{store.root}' has no cells yet{also}: run `tfrepro run` first"
+            )
+        runs, root = store.runs(), str(store.root)
+    data = _report_data(
+        found,
+        runs,
+        explanations,
+        store=root,
+        by=by,
+        baseline=baseline,
+        margin=margin,
+        metrics=metrics,
+        alpha=alpha,
+    )
     path = html.write(data, out)
     md = summary.write_markdown(data, markdown, html_name=path.name) if markdown else None
     return Report(data, path, md)
 
 
-def keep_explanation(store_path: Path, result: dict[str, Any]) -> None:
+def _report_data(
+    cells: list[CellRecord],
+    runs: list[dict[str, Any]],
+    explanations: list[dict[str, Any]],
+    *,
+    store: str,
+    by: str,
+    baseline: str | None,
+    margin: float | None,
+    metrics: list[str] | None,
+    alpha: float,
+) -> collect.ReportData:
+    """The cells grouped along `by`, with the analysis' summaries and verdicts (margin:
+    --margin, else the spec's, else the analysis' default)."""
+    groups.check_axis(cells, by)
+    members = groups.group_cells(cells, by)
+    summaries = {s["label"]: s for s in groups.group_summary(cells, by)}
+    grouped = [
+        collect.Group(label, i, members[label], summaries[label]) for i, label in enumerate(members)
+    ]
+    ok_labels = [g.label for g in grouped if g.summary["n_ok"]]
+    if baseline is not None:
+        baseline = compare.resolve_group(ok_labels, baseline, "--baseline")
+    rows: list[dict[str, Any]] = []
+    if len(ok_labels) >= 2:
+        rows = compare.compare_cells(
+            cells,
+            by=by,
+            metrics=metrics,
+            baseline=baseline,
+            alpha=alpha,
+            margin=margin if margin is not None else load.spec_margin(runs, cells),
+            predictions=load.predictions(cells),
+            labels=load.labels(cells),
+        )
+    names = list(metrics or groups.metric_names(c for c in cells if c.get("status") == Status.OK))
+    used = {c.get("run_id") for c in cells}
+    runs = [r for r in runs if r["id"] in used]
+    return collect.ReportData(
+        title=collect.title(runs),
+        store=store,
+        by=by,
+        runs=runs,
+        explanations=explanations,
+        generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        cells=cells,
+        groups=grouped,
+        comparisons=rows,
+        metrics=names,
+        reference=baseline or (ok_labels[0] if ok_labels else None),
+    )
+
+
+def keep_explanation(store_path: Path, result: ExplainResult) -> None:
     with Store(store_path) as store:
-        store.put_explanation(result)
+        store.put_explanation(result.as_dict())

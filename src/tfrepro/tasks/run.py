@@ -26,12 +26,13 @@ from tfrepro.execute.local import run_pool
 from tfrepro.execute.remote import RayExecutor
 from tfrepro.execute.workers import WorkerPool, worker_key
 from tfrepro.plan import Cell, environments
-from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status
+from tfrepro.record import FINISHED, SETTLED, CellRecord, CellResult, Status, final_weights_id
 from tfrepro.runner.tfrepro_guest.protocol import Result
 from tfrepro.spec import Spec
 from tfrepro.store import Store
 from tfrepro.tasks.planning import (
     NO_GPU,
+    Inputs,
     Options,
     Planned,
     gpu_visible,
@@ -89,9 +90,7 @@ class RunResult:
             for b in releases[i + 1 :]:
                 seeds = sorted(set(by[a]) & set(by[b]))
                 differ = [
-                    s
-                    for s in seeds
-                    if by[a][s]["final_weights_sha256"] != by[b][s]["final_weights_sha256"]
+                    s for s in seeds if final_weights_id(by[a][s]) != final_weights_id(by[b][s])
                 ]
                 if not differ:
                     continue
@@ -189,120 +188,173 @@ def _result(
 
 def execute(planned: Planned, opts: Options, reporter: Reporter) -> list[str]:
     """Run every cell of the plan that the store does not have yet; returns all cell ids."""
-    spec, cells = planned.spec, planned.cells
+    ids = [c.id for c in planned.cells]
     store = Store(opts.store)
     try:
-        if opts.rerun:
-            done: set[str] = set()
-        else:
-            done = store.finished((c.id for c in cells), SETTLED if opts.retry_failed else FINISHED)
-        todo = [c for c in cells if c.id not in done]
-        planned.skipped = [c for c in cells if c.id in done]
-        envs = environments(todo)
-        reporter.planned(len(cells), len(todo), len(envs))
+        todo = _todo(store, planned, opts)
+        reporter.planned(len(planned.cells), len(todo), len(environments(todo)))
         if not todo:
-            return [c.id for c in cells]
+            return ids
+        spec = planned.spec
         run_id = store.begin_run(spec.name, opts.command, spec.model_dump(mode="json"))
         inputs = stage_inputs(store, planned, {c.seed for c in todo})
-
-        if not gpu_visible():  # GPU cells fail fast, before any environment is built
-            for cell in [c for c in todo if c.knobs.get("device") == "gpu"]:
-                outcome = cellrun.Outcome(Status.FAILED, NO_GPU)
-                store.record(_result(cell, outcome, run_id, cell.env.name, None), [])
-                reporter.cell_done(cell, outcome)
-            todo = [c for c in todo if c.knobs.get("device") != "gpu"]
-            envs = environments(todo)
-        root = provision.envs_root(opts.cache)
-        built: dict[str, provision.BuiltEnv] = {}
-        for env in envs:
-            reporter.env_started(env, provision.find(env, root) is not None)
-            try:
-                b = provision.ensure(env, root)
-            except EnvironmentBuildError as exc:
-                reporter.env_done(env, str(exc))
-                for cell in (c for c in todo if c.env.key == env.key):
-                    outcome = cellrun.Outcome(Status.FAILED, str(exc))
-                    store.record(_result(cell, outcome, run_id, env.name, None), [])
-                    reporter.cell_done(cell, outcome)
-                continue
-            store.put_env(b.name, b.versions, b.lock, {"request": env.__dict__})
-            built[env.key] = b
-            reporter.env_done(env, None)
-
-        runnable = [c for c in todo if c.env.key in built]
-        work_root = store.root / "work"
-        timeout = opts.timeout or spec.timeout
-
-        remote = RayExecutor(opts.address, opts.cache) if opts.executor == "ray" else None
-        pool = WorkerPool(work_root, opts.jobs) if opts.warm and remote is None else None
-        jobs = max(opts.jobs, remote.slots) if remote else opts.jobs
-
-        def work(cell: Cell) -> cellrun.Outcome:
-            job, folder = job_for(planned, cell, inputs), work_root / f"{cell.id}-{os.getpid()}"
-            if remote is not None:
-                return remote.run(cell, job, folder, timeout)
-            return cellrun.run_cell(cell, job, built[cell.env.key].python, folder, timeout, pool)
-
-        def key(cell: Cell) -> str:
-            return worker_key(cell, built[cell.env.key].python)
-
-        running: list[str] = []  # keys of the cells started and not yet done
-
-        def pick(pending: list[Cell]) -> int:
-            return 0 if pool is None else pool.pick([key(c) for c in pending], running)
-
-        def started(cell: Cell) -> None:
-            running.append(key(cell))
-            reporter.cell_started(cell)
-
-        def record(cell: Cell, outcome: cellrun.Outcome) -> None:
-            sha = store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
-            losses = [
-                float(x) if x is not None else float("nan")
-                for x in outcome.result.get(Result.LOSS, [])
-            ]
-            store.record(_result(cell, outcome, run_id, built[cell.env.key].name, sha), losses)
-            shutil.rmtree(work_root / f"{cell.id}-{os.getpid()}", ignore_errors=True)
-            reporter.cell_done(cell, outcome)
-
-        owner = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
-        wanted = SETTLED if opts.retry_failed else FINISHED
-        claims = _Claims(store, owner)
-
-        def ready(cell: Cell) -> str:
-            # another run on this store may have finished it, or be running it now
-            if not opts.rerun and store.finished([cell.id], wanted):
-                reporter.cell_elsewhere(cell)
-                return "skip"
-            return "run" if claims.take(cell.id) else "wait"
-
-        def record_and_release(cell: Cell, outcome: cellrun.Outcome) -> None:
-            record(cell, outcome)
-            claims.drop(cell.id)
-            running.remove(key(cell))
-
-        try:
-            run_pool(
-                runnable,
-                work,
-                jobs=jobs,
-                on_start=started,
-                on_done=record_and_release,
-                ready=ready,
-                tick=claims.renew,
-                pick=pick,
-            )
-        finally:
-            claims.drop_all()
-            if pool is not None:
-                pool.close()
-            if remote is not None:
-                remote.close()
+        todo = _fail_gpu_cells(store, run_id, todo, reporter)
+        built = _build_envs(store, run_id, todo, opts, reporter)
+        scheduler = _Scheduler(store, run_id, planned, opts, reporter, built, inputs)
+        scheduler.run([c for c in todo if c.env.key in built])
         store.end_run(run_id)
-        return [c.id for c in cells]
+        return ids
     finally:
         _clean_stale_work(store.root / "work")
         store.close()
+
+
+def _todo(store: Store, planned: Planned, opts: Options) -> list[Cell]:
+    """The planned cells the store has not finished (all of them with --rerun); the others
+    become `planned.skipped`."""
+    cells = planned.cells
+    if opts.rerun:
+        done: set[str] = set()
+    else:
+        done = store.finished((c.id for c in cells), SETTLED if opts.retry_failed else FINISHED)
+    planned.skipped = [c for c in cells if c.id in done]
+    return [c for c in cells if c.id not in done]
+
+
+def _fail(
+    store: Store, run_id: int, cell: Cell, reason: str, env_name: str, reporter: Reporter
+) -> None:
+    """Record a cell that could not start as failed, with the reason it could not."""
+    outcome = cellrun.Outcome(Status.FAILED, reason)
+    store.record(_result(cell, outcome, run_id, env_name, None), [])
+    reporter.cell_done(cell, outcome)
+
+
+def _fail_gpu_cells(store: Store, run_id: int, todo: list[Cell], reporter: Reporter) -> list[Cell]:
+    """Without a visible GPU, the GPU cells fail at once (before any environment is built for
+    them); the cells left to run."""
+    if gpu_visible():
+        return todo
+    for cell in [c for c in todo if c.knobs.get("device") == "gpu"]:
+        _fail(store, run_id, cell, NO_GPU, cell.env.name, reporter)
+    return [c for c in todo if c.knobs.get("device") != "gpu"]
+
+
+def _build_envs(
+    store: Store, run_id: int, todo: list[Cell], opts: Options, reporter: Reporter
+) -> dict[str, provision.BuiltEnv]:
+    """Build (or find) every environment the cells need, by key. An environment that does not
+    build fails its cells, with the build error as their reason; the others still run."""
+    root = provision.envs_root(opts.cache)
+    built: dict[str, provision.BuiltEnv] = {}
+    for env in environments(todo):
+        reporter.env_started(env, provision.find(env, root) is not None)
+        try:
+            b = provision.ensure(env, root)
+        except EnvironmentBuildError as exc:
+            reporter.env_done(env, str(exc))
+            for cell in (c for c in todo if c.env.key == env.key):
+                _fail(store, run_id, cell, str(exc), env.name, reporter)
+            continue
+        store.put_env(b.name, b.versions, b.lock, {"request": env.__dict__})
+        built[env.key] = b
+        reporter.env_done(env, None)
+    return built
+
+
+class _Scheduler:
+    """One run's cells on the executor: run_pool's callbacks as methods over the state they
+    share (the store, the built environments, the warm workers or Ray, this run's claims, the
+    worker keys of the cells in flight). `work` runs on pool threads; every other method runs on
+    the caller's thread, as run_pool promises, so the shared state needs no lock."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        planned: Planned,
+        opts: Options,
+        reporter: Reporter,
+        built: dict[str, provision.BuiltEnv],
+        inputs: Inputs,
+    ) -> None:
+        self.store, self.run_id, self.planned, self.opts = store, run_id, planned, opts
+        self.reporter, self.built, self.inputs = reporter, built, inputs
+        self.work_root = store.root / "work"
+        self.timeout = opts.timeout or planned.spec.timeout
+        self.remote = RayExecutor(opts.address, opts.cache) if opts.executor == "ray" else None
+        # warm workers only for the local pool: Ray workers start their own processes
+        self.pool = (
+            WorkerPool(self.work_root, opts.jobs) if opts.warm and self.remote is None else None
+        )
+        self.running: list[str] = []  # worker keys of the cells started and not yet done
+        self.claims = _Claims(store, f"{socket.gethostname()}:{os.getpid()}:{run_id}")
+        self.wanted = SETTLED if opts.retry_failed else FINISHED
+
+    def run(self, cells: list[Cell]) -> None:
+        jobs = max(self.opts.jobs, self.remote.slots) if self.remote is not None else self.opts.jobs
+        try:
+            run_pool(
+                cells,
+                self.work,
+                jobs=jobs,
+                on_start=self.started,
+                on_done=self.finished,
+                ready=self.claim,
+                tick=self.claims.renew,
+                pick=self.pick,
+            )
+        finally:
+            self.claims.drop_all()
+            if self.pool is not None:
+                self.pool.close()
+            if self.remote is not None:
+                self.remote.close()
+
+    def _folder(self, cell: Cell) -> Path:
+        # the pid keeps folders of concurrent runs apart and lets _clean_stale_work find the dead
+        return self.work_root / f"{cell.id}-{os.getpid()}"
+
+    def _key(self, cell: Cell) -> str:
+        return worker_key(cell, self.built[cell.env.key].python)
+
+    def claim(self, cell: Cell) -> str:
+        """run, skip or wait: another run on this store may have finished the cell, or be
+        running it now."""
+        if not self.opts.rerun and self.store.finished([cell.id], self.wanted):
+            self.reporter.cell_elsewhere(cell)
+            return "skip"
+        return "run" if self.claims.take(cell.id) else "wait"
+
+    def pick(self, pending: list[Cell]) -> int:
+        """Which pending cell starts next: one whose warm worker is idle, when there are any."""
+        if self.pool is None:
+            return 0
+        return self.pool.pick([self._key(c) for c in pending], self.running)
+
+    def started(self, cell: Cell) -> None:
+        self.running.append(self._key(cell))
+        self.reporter.cell_started(cell)
+
+    def work(self, cell: Cell) -> cellrun.Outcome:
+        job = job_for(self.planned, cell, self.inputs)
+        if self.remote is not None:
+            return self.remote.run(cell, job, self._folder(cell), self.timeout)
+        python = self.built[cell.env.key].python
+        return cellrun.run_cell(cell, job, python, self._folder(cell), self.timeout, self.pool)
+
+    def finished(self, cell: Cell, outcome: cellrun.Outcome) -> None:
+        """Store the cell's result and arrays, then let its claim and worker go."""
+        sha = self.store.put_artifact(outcome.arrays, move=True) if outcome.arrays else None
+        losses = [
+            float(x) if x is not None else float("nan") for x in outcome.result.get(Result.LOSS, [])
+        ]
+        env_name = self.built[cell.env.key].name
+        self.store.record(_result(cell, outcome, self.run_id, env_name, sha), losses)
+        shutil.rmtree(self._folder(cell), ignore_errors=True)
+        self.reporter.cell_done(cell, outcome)
+        self.claims.drop(cell.id)
+        self.running.remove(self._key(cell))
 
 
 class _Claims:

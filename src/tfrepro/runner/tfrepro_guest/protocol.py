@@ -81,6 +81,7 @@ class ProbeSpec(object):
     WEIGHTS_PATH = "weights_path"  # A's arrays: its initial weights and batches go into B
     GRADS_PATH = "grads_path"  # A's arrays: its gradients drive B's optimizer update
     STEPS = "steps"  # training steps in lockstep (the trajectory)
+    FIT = "fit"  # scripts: which of the script's fit calls to probe at (0: the first)
 
 
 class Status(object):

@@ -1,5 +1,7 @@
 """Training steps and loops. The host decides the batch order; every step's loss is recorded."""
 
+import copy
+
 import numpy as np
 
 from .context import as_float
@@ -37,12 +39,20 @@ def fresh_optimizer(ctx, compat, model=None):
 
 def copy_optimizer(opt):
     """(a new optimizer of the same class and settings, None) — its schedule, clipping, weight
-    decay included — or (None, why it cannot be copied)."""
+    decay included — or (None, why it cannot be copied). from_config(get_config()) first (a
+    fresh state); where that fails (a schedule or a custom optimizer whose get_config is
+    incomplete), a deep copy of the optimizer as it is: at a script's fit it has not stepped yet,
+    so its state is still the fresh one."""
     try:
         return type(opt).from_config(opt.get_config()), None
-    except Exception as exc:  # e.g. a custom optimizer without from_config
-        return None, "%s cannot be copied with fresh state (%s: %s)" % (
+    except Exception as exc:
+        failed = "%s: %s" % (type(exc).__name__, exc)
+    try:
+        return copy.deepcopy(opt), None
+    except Exception as exc:
+        return None, "%s cannot be copied with fresh state (from_config: %s; deepcopy: %s: %s)" % (
             type(opt).__name__,
+            failed,
             type(exc).__name__,
             exc,
         )

@@ -96,9 +96,12 @@ def _callback_class(rec, base):
 def _fit_hook(rec, callback_cls):
     def make(orig):
         def fit(self, *args, **kwargs):
-            if rec.probe is not None and rec.keras_depth == 0:
-                rec.keras_depth += 1  # the probe's own Keras calls are not the script's
-                _probe(rec, "fit", self, args, kwargs)
+            if rec.keras_depth == 0:
+                rec.fits += 1
+                if rec.probe is not None and rec.fits - 1 == rec.probe_fit:
+                    rec.keras_depth += 1  # the probe's own Keras calls are not the script's
+                    rec.probed_model = str(getattr(self, "name", "?"))
+                    _probe(rec, "fit", self, args, kwargs)
             if rec.keras_depth == 0:
                 new = rec.guard("fit hook", rec.before_fit, self, args, kwargs, callback_cls)
                 if new is not None:
@@ -136,7 +139,7 @@ def _train_on_batch_hook(rec):
     def make(orig):
         def train_on_batch(self, *args, **kwargs):
             outer = rec.keras_depth == 0
-            if outer and rec.probe is not None:
+            if outer and rec.probe is not None and not rec.probe_fit:
                 _not_probed("train_on_batch")
             if outer:
                 rec.guard("train_on_batch hook", rec.first_sight, self)
@@ -168,7 +171,7 @@ def _compile_hook(compile_kwargs):
 def _apply_hook(rec):
     def make(orig):
         def apply_gradients(self, grads_and_vars, *args, **kwargs):
-            if rec.keras_depth == 0 and rec.probe is not None:
+            if rec.keras_depth == 0 and rec.probe is not None and not rec.probe_fit:
                 grads_and_vars = list(grads_and_vars)
                 rec.keras_depth += 1
                 _probe(rec, "apply_gradients", self, grads_and_vars)

@@ -8,7 +8,7 @@ tfrepro's own exceptions into warnings (`warn`), recorded with the cell.
 import time
 
 from ..platform.hashing import arrays_sha256, weights_sha256
-from ..protocol import Event, Job, ScriptSpec
+from ..protocol import Event, Job, ProbeSpec, ScriptSpec
 
 
 class Recorder(object):
@@ -42,7 +42,11 @@ class Recorder(object):
         self.loop_traced = False
         self.tf1_ops = []  # TF 1 train ops the script built (tf1.py), in order
         self.probe = job.get(Job.PROBE)  # explain: the probe's spec (probe/script.py), else None
+        # the script's fit call to probe at (0: the first); later targets let earlier fits run
+        self.probe_fit = int(self.probe.get(ProbeSpec.FIT) or 0) if self.probe else None
         self.probe_at = None  # where the probe ran: "fit" | "apply_gradients"
+        self.fits = 0  # the script's own fit calls so far
+        self.probed_model = None  # the name of the model the probe ran on (a fit's)
 
     # --- never break the script ------------------------------------------------------------
     def warn(self, where, exc):
@@ -135,7 +139,8 @@ class Recorder(object):
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
         sha, what = self.fingerprint(x, y)
-        self.data.append({"fit": len(self.data), "sha256": sha, "what": what})
+        model_index = next(i for i, m in enumerate(self.models) if m is model)
+        self.data.append({"fit": len(self.data), "sha256": sha, "what": what, "model": model_index})
         cb = callback_cls()
         if len(args) > 5:
             args = (*args[:5], [*list(args[5] or []), cb], *args[6:])

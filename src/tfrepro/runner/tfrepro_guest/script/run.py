@@ -43,7 +43,7 @@ def run(job, events, result, arrays):
     try:
         failure = _run_script(rec, script, result, info)
     except ProbeDone:
-        info[ScriptInfo.PROBE] = "ended at the script's first %s" % rec.probe_at
+        info[ScriptInfo.PROBE] = _probed_where(rec)
         result[Result.STATUS] = Status.OK
         return
     except ProbeFailed as exc:
@@ -69,6 +69,11 @@ def _run_script(rec, script, result, info):
     probe's ProbeDone / ProbeFailed through."""
     try:
         _execute(script)
+        if rec.probe_fit:
+            raise ProbeFailed(
+                "the script made %d fit call(s): there is no fit #%d to probe (explain --fit "
+                "counts from 1)" % (rec.fits, rec.probe_fit + 1)
+            )
         if rec.probe is not None:
             raise ProbeFailed(
                 "the script ended without a Keras fit or an eager "
@@ -95,6 +100,12 @@ def _run_script(rec, script, result, info):
         sys.stdout.flush()
         sys.stderr.flush()
     return None
+
+
+def _probed_where(rec):
+    if rec.probe_at == "fit" and rec.probe_fit:
+        return "ended at the script's fit #%d (model %r)" % (rec.probe_fit + 1, rec.probed_model)
+    return "ended at the script's first %s" % rec.probe_at
 
 
 def _api(rec):
