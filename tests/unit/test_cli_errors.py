@@ -369,6 +369,10 @@ CASES: dict[str, Case] = {
         (*RUN, "s.toml", *DRY), ("timeout",), {"s.toml": spec('timeout = "soon"\n')}
     ),
     "explain steps zero": Case(("explain", "2.15", "2.16", "--steps", "0"), ("--steps",)),
+    "explain fit on a model cell": Case(
+        ("explain", "2.15", "2.16", "--fit", "2"), ("--fit", "only with a script")
+    ),
+    "explain fit zero": Case(("explain", "2.15", "2.16", "--fit", "0"), ("--fit",)),
     "explain seed is text": Case(("explain", "2.15", "2.16", "--seed", "x"), ("--seed",)),
     "alpha above one": Case(("compare", "--alpha", "1.5"), ("--alpha",)),
     "negative margin": Case(("compare", "--margin", "-1"), ("--margin",)),

@@ -565,3 +565,52 @@ def test_unique_notes_of_the_shipped_notes_from_2_15_to_2_16() -> None:
     assert [n["release"] for n in unique] == ["2.16.1", "2.16.1"]
     assert [n["component"] for n in unique] == ["Keras 3", "Keras 3 random layers"]
     assert sum(len(v) for v in notes.values()) == 6
+
+
+# ---------------------------------------------------------------------------- probe_target
+def _script_cell(cell_id: str, gan: str) -> dict[str, Any]:
+    """A stored script cell: a warm-up model fit twice, then a GAN fit once."""
+    return {
+        "id": cell_id,
+        "status": "ok",
+        "script": {
+            "models": [
+                {"name": "warmup", "final_sha256": "w"},
+                {"name": "gan", "final_sha256": gan},
+            ],
+            "data": [{"fit": 0, "model": 0}, {"fit": 1, "model": 0}, {"fit": 2, "model": 1}],
+        },
+    }
+
+
+def _side(cell_id: str) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=cell_id, tf_version="2.16.2", seed=0)
+
+
+def test_probe_target_defaults_to_the_first_fit_of_the_first_model_that_differs() -> None:
+    from tfrepro.tasks.explain import probe_target
+
+    stored = [_script_cell("a", "g1"), _script_cell("b", "g2")]
+    chosen = probe_target(stored, _side("a"), _side("b"), None, None)  # type: ignore[arg-type]
+    assert chosen["fit"] == 3 and chosen["model"] == "gan"
+    assert "models that differ: gan" in chosen["why"]
+
+
+def test_probe_target_is_the_first_fit_without_stored_cells_or_differences() -> None:
+    from tfrepro.tasks.explain import probe_target
+
+    assert probe_target([], _side("a"), _side("b"), None, None)["fit"] == 1  # type: ignore[arg-type]
+    same = [_script_cell("a", "g"), _script_cell("b", "g")]
+    assert probe_target(same, _side("a"), _side("b"), None, None)["fit"] == 1  # type: ignore[arg-type]
+
+
+def test_probe_target_follows_fit_and_model() -> None:
+    from tfrepro.tasks.explain import probe_target
+
+    stored = [_script_cell("a", "g1"), _script_cell("b", "g2")]
+    assert probe_target(stored, _side("a"), _side("b"), 2, None)["fit"] == 2  # type: ignore[arg-type]
+    assert probe_target(stored, _side("a"), _side("b"), None, "warmup")["fit"] == 1  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="--model critic: no stored cell"):
+        probe_target(stored, _side("a"), _side("b"), None, "critic")  # type: ignore[arg-type]

@@ -161,6 +161,8 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             ablate=not args.no_ablation,
             knobs=knobs,
             progress=status.update,
+            fit=args.fit,
+            model=args.model,
         )
     results.keep_explanation(args.store, result)
     if args.json:

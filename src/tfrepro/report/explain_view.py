@@ -41,6 +41,11 @@ def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
 
 def render(console: Console, result: ExplainResult) -> None:
     _sides(console, result.cells)
+    if result.probed is not None:
+        console.print(
+            f"Probed at the script's fit #{result.probed['fit']}: {escape(result.probed['why'])}",
+            highlight=False,
+        )
     _first_divergence(console, result.first_divergence, result.first_after_transplant)
     _stage_table(console, result.stages)
     _not_measured(console, result.stages)

@@ -26,7 +26,7 @@ from tfrepro.execute import cellrun
 from tfrepro.execute.local import map_parallel
 from tfrepro.execute.workers import WorkerPool
 from tfrepro.plan import Cell
-from tfrepro.record import Status
+from tfrepro.record import CellRecord, Status, models_that_differ, trained_models
 from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ProbeSpec, Result
 from tfrepro.spec import Knobs, Spec
 from tfrepro.store import Store
@@ -153,6 +153,7 @@ class _Prober:
     def __init__(self, opts: Options, steps: int) -> None:
         self.opts = opts
         self.steps = steps
+        self.fit = 0  # a script: which of its fit calls the probes stop at (0: the first)
         self.store = Store(opts.store)
         self.root = provision.envs_root(opts.cache)
         self.scratch = self.store.root / "explain"
@@ -173,6 +174,8 @@ class _Prober:
             job[Job.KIND] = Kind.PROBE
         # a script stays Kind.SCRIPT and is probed at its first fit (guest probe/script.py)
         job[Job.PROBE] = {ProbeSpec.STEPS: self.steps}
+        if planned.script is not None and self.fit:
+            job[Job.PROBE][ProbeSpec.FIT] = self.fit
         if source is not None:
             source_arrays = self.scratch / f"source-{source.cell.id}.npz"
             with self.lock:  # the same source for several flips: written once
@@ -241,10 +244,15 @@ class ExplainResult:
     seconds: float
     probes: int
     probe_timings: list[dict[str, Any]]
+    probed: dict[str, Any] | None = None  # a script: the fit probed, and why that one
 
     def as_dict(self) -> dict[str, Any]:
-        """What `--json` prints and the store keeps: the fields in order, as they are."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """What `--json` prints and the store keeps: the fields in order, as they are (`probed`
+        only for a script)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["probed"] is None:
+            del out["probed"]
+        return out
 
 
 def explain(
@@ -258,16 +266,23 @@ def explain(
     ablate: bool = True,
     knobs: list[str] | None = None,
     progress: Callable[[str], object] | None = None,
+    fit: int | None = None,
+    model: str | None = None,
 ) -> ExplainResult:
     """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
     flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
-    _check_request(base, seed, knobs)
+    _check_request(base, seed, knobs, fit, model)
     start = time.monotonic()
     ga, gb = parse_group(a_text), parse_group(b_text)
     spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
     plan_a, plan_b = _plan_one(spec_a, opts), _plan_one(spec_b, opts)  # errors before the store
     prober = _Prober(opts, steps)
+    probed = None
+    if base.script is not None:
+        probed = probe_target(prober.store.cells(), plan_a.cells[0], plan_b.cells[0], fit, model)
+        prober.fit = probed["fit"] - 1
+        say(f"probing the script at fit #{probed['fit']}: {probed['why']}")
     try:
         say(f"probe A: {plan_a.cells[0].describe()}")
         a = prober.run("A", plan_a, None)
@@ -303,10 +318,13 @@ def explain(
         seconds=round(time.monotonic() - start, 1),
         probes=prober.count,
         probe_timings=prober.timings,
+        probed=probed,
     )
 
 
-def _check_request(base: Spec, seed: int, knobs: list[str] | None) -> None:
+def _check_request(
+    base: Spec, seed: int, knobs: list[str] | None, fit: int | None, model: str | None
+) -> None:
     """Refuse what explain cannot do before anything is planned or probed."""
     if seed < 0:
         raise UsageError(f"--seed must be non-negative, got {seed}")
@@ -315,6 +333,13 @@ def _check_request(base: Spec, seed: int, knobs: list[str] | None) -> None:
             "--knobs optimizer_impl does not apply to a script (it builds its own optimizer); "
             "leave it out"
         )
+    if base.script is None and (fit is not None or model is not None):
+        raise UsageError(
+            "--fit and --model choose a fit of your script; they apply only with a script "
+            "(`tfrepro explain A B -- python train.py`)"
+        )
+    if fit is not None and model is not None:
+        raise UsageError("--fit and --model both choose the fit to probe: give one of them")
 
 
 class _Ablations:
@@ -393,3 +418,49 @@ class _Ablations:
         return _plan_one(
             side_spec(self.base, {**group, flip.knob: setting}, self.seed), self.prober.opts
         )
+
+
+def probe_target(
+    stored: list[CellRecord], a: Cell, b: Cell, fit: int | None, model: str | None
+) -> dict[str, Any]:
+    """Which fit call of a script to probe (1-based) and why: the one asked for (--fit), the
+    first fit of the model asked for (--model), else the first fit of the first model whose
+    final weights differ between A's and B's stored cells, else the first fit."""
+    if fit is not None:
+        return {"fit": fit, "model": None, "why": f"--fit {fit}"}
+    cells = {c["id"]: c for c in stored if c.get("status") == Status.OK}
+    ca, cb = cells.get(a.id), cells.get(b.id)
+    if model is not None:
+        seen = ca or cb
+        found = _first_fit_of(seen, model) if seen is not None else None
+        if found is None:
+            raise UsageError(
+                f"--model {model}: no stored cell of this script shows a fit of a model named "
+                f"'{model}'; run the script first (`tfrepro run --tf {a.tf_version} --seeds "
+                f"{a.seed} -- …`) or give --fit N"
+            )
+        return {"fit": found, "model": model, "why": f"the first fit of model '{model}'"}
+    if ca is None or cb is None:
+        return {"fit": 1, "model": None, "why": "the first fit (no stored cells of A and B to "
+                "say which model differs)"}  # fmt: skip
+    differ = models_that_differ(ca, cb)
+    found = _first_fit_of(ca, differ[0]) if differ else None
+    if found is None:
+        return {"fit": 1, "model": None, "why": "the first fit"}
+    return {
+        "fit": found,
+        "model": differ[0],
+        "why": f"the first fit of '{differ[0]}', the first model whose final weights differ "
+        f"between A's and B's stored cells (models that differ: {', '.join(differ)})",
+    }
+
+
+def _first_fit_of(cell: CellRecord, name: str) -> int | None:
+    """1-based index of the first fit call on the model named `name` in a script cell."""
+    models = trained_models(cell)
+    index = next((i for i, m in enumerate(models) if m.get("name") == name), None)
+    fits = (cell.get("script") or {}).get("data") or []
+    for n, entry in enumerate(fits, 1):
+        if index is not None and entry.get("model") == index:
+            return n
+    return None
