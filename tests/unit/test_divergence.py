@@ -195,3 +195,20 @@ def test_batchnorm_moving_statistics_that_update_differently_are_named() -> None
     items = {i["name"]: i["bitwise"] for i in stages["train_forward"]["items"]}
     assert items == {"dense": True, "moving statistics bn/moving_mean": False,
                      "moving statistics bn/moving_variance": True}  # fmt: skip
+
+
+def test_a_dtype_change_with_equal_values_is_said_as_such() -> None:
+    # Keras 3's to_categorical gives float64 where tf.keras gave float32: same numbers
+    a_batch = [{"name": "y", "dtype": "float32", "shape": [4, 10], "sha256": "1",
+                "values_sha256": "v"}]  # fmt: skip
+    b_batch = [{"name": "y", "dtype": "float64", "shape": [4, 10], "sha256": "2",
+                "values_sha256": "v"}]  # fmt: skip
+    a, a_arrays = _probe(probe_batch=a_batch)
+    b, b_arrays = _probe(probe_batch=b_batch, data_sha256_used="e" * 64)
+    data = divergence.compare_probes(a, a_arrays, b, b_arrays)["data"]
+    assert data["where"] == "y: dtype float32 → float64, values equal"
+    assert data["diverged"] and data["dtype_only"] and data["max_abs"] == 0.0
+    b_batch[0]["values_sha256"] = "w"  # other values too: a real data difference
+    b, b_arrays = _probe(probe_batch=b_batch, data_sha256_used="e" * 64)
+    data = divergence.compare_probes(a, a_arrays, b, b_arrays)["data"]
+    assert data["where"] == "y: dtype float32 → float64" and data["max_abs"] == float("inf")

@@ -614,3 +614,44 @@ def test_probe_target_follows_fit_and_model() -> None:
     assert probe_target(stored, _side("a"), _side("b"), None, "warmup")["fit"] == 1  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="--model critic: no stored cell"):
         probe_target(stored, _side("a"), _side("b"), None, "critic")  # type: ignore[arg-type]
+
+
+def test_a_difference_an_ablation_ruled_out_ranks_below_matching_evidence() -> None:
+    # 2.10 -> 2.11 on plain Adam: oneDNN differs, but flipping it left the gap; the
+    # optimizer's own update differs and a release note matches
+    ablations = [ablation("onednn", "off", side="both")]
+    sides = {"A": facts(), "B": facts(onednn=True, tf="2.11.1")}
+    stages = all_stages(optimizer=True, max_rel=0.5)
+    notes = {"optimizer": [note("2.11.0", "the new Keras optimizers")]}
+    out = attribution.causes(sides, stages, {"stage": "optimizer"}, "optimizer", ablations, notes)
+    texts = [c["cause"] for c in out]
+    assert texts[0].startswith("the optimizer computes a different update")
+    assert texts[1].startswith("release note 2.11.0")
+    assert texts[-1] == (
+        "onednn differs: False → True (ruled out: onednn=off in A and B left the gap)"
+    )
+
+
+def test_release_notes_are_filtered_by_the_cells_device() -> None:
+    gpu_only = [n for n in attribution.release_notes() if n.get("device") == "gpu"]
+    assert gpu_only, "the shipped notes mark their GPU-only changes"
+    on_cpu = attribution.notes_between("2.0", "2.21", devices=["cpu"])
+    on_gpu = attribution.notes_between("2.0", "2.21", devices=["cpu", "gpu"])
+    texts_cpu = {n["text"] for ns in on_cpu.values() for n in ns}
+    texts_gpu = {n["text"] for ns in on_gpu.values() for n in ns}
+    assert not texts_cpu & {n["text"] for n in gpu_only}
+    assert {n["text"] for n in gpu_only} <= texts_gpu
+
+
+def test_a_flip_tensorflow_refuses_with_determinism_is_a_knob_clash_not_a_failure() -> None:
+    from tfrepro.tasks.explain import _knob_clash
+
+    reason = (
+        "probe B xla=on (tf 2.16.2 py3.11.7 seed 0) failed: the probe in the script failed: "
+        "UnimplementedError: A deterministic GPU implementation of ... is not currently "
+        "available. ... no deterministic implementation of this op"
+    )
+    said = _knob_clash("xla", "on", reason)
+    assert said is not None and said.startswith("xla=on cannot run with determinism=true")
+    assert "no deterministic implementation of this op" in said
+    assert _knob_clash("xla", "on", "probe B failed: ValueError: shapes differ") is None

@@ -47,12 +47,17 @@ def release_notes() -> tuple[dict[str, Any], ...]:
 
 
 def notes_between(
-    a: str, b: str, stages: Sequence[str] = STAGES
+    a: str, b: str, stages: Sequence[str] = STAGES, devices: Sequence[str] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Per stage, the release notes of the releases after the older of `a`, `b` up to the newer."""
+    """Per stage, the release notes of the releases after the older of `a`, `b` up to the newer;
+    with `devices` (the cells' devices, e.g. ["cpu"]), only the notes a change on those devices
+    can explain (a GPU-only change is no cause of a difference between CPU cells)."""
     # "2.11" means 2.11.0: pad to three parts, as the notes' releases are
     lo, hi = sorted((*version_key(v), 0, 0)[:3] for v in (a, b))
-    return {s: divergence.matching_notes(release_notes(), lo, hi, s) for s in stages}
+    notes = [
+        n for n in release_notes() if devices is None or n.get("device", "any") in ("any", *devices)
+    ]
+    return {s: divergence.matching_notes(notes, lo, hi, s) for s in stages}
 
 
 def unique_notes(notes: Mapping[str, list[dict[str, Any]]], stages: Sequence[str]) -> list[dict]:
@@ -91,15 +96,42 @@ def causes(
     optimizer = stages["optimizer"]
     # an optimizer release note is evidence only where the optimizer's own update differs
     noted = [first["stage"], numeric, "optimizer" if optimizer["diverged"] else ""]
+    facts = _fingerprint_causes(sides["A"], sides["B"], numeric)
+    ruled_out = _ruled_out(ablations)
+    kept = [c for c in facts if c["fact"] not in ruled_out]
+    # a difference whose knob was flipped without closing or shrinking the gap is not the
+    # cause: it goes last, and says which flip ruled it out
+    dropped = [
+        {**c, "cause": f"{c['cause']} (ruled out: {ruled_out[c['fact']]})"}
+        for c in facts
+        if c["fact"] in ruled_out
+    ]
     return [
         *_flip_causes(ablations, numeric),
         *_data_cause(stages["data"], script=bool(sides["A"].get("script"))),
         *_init_cause(stages["init"]),
         *_config_causes(stages["config"]),
-        *_fingerprint_causes(sides["A"], sides["B"], numeric),
+        *kept,
         *_optimizer_cause(optimizer),
         *_note_causes(notes, noted),
+        *dropped,
     ]
+
+
+# The fingerprint fact a knob's flip tests.
+_KNOB_FACT = {"onednn": "onednn", "legacy_keras": "keras_module", "optimizer_impl": "optimizer"}
+
+
+def _ruled_out(ablations: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """{fact: which flip ruled it out} for flips that ran and neither closed nor shrank the gap."""
+    out: dict[str, str] = {}
+    for ab in ablations:
+        fact = _KNOB_FACT.get(str(ab.get("knob")))
+        if fact and ab.get("status") == "ok" and not ab["closes"] and not ab["shrinks"]:
+            out.setdefault(
+                fact, f"{ab['knob']}={ab['value']} {_SIDE[ab.get('side', 'B')]} left the gap"
+            )
+    return out
 
 
 def _cause(text: str, stage: str, evidence: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,7 +170,13 @@ def _data_cause(data: Mapping[str, Any], *, script: bool) -> list[dict[str, Any]
     setup problem in the user's code."""
     if not data["diverged"]:
         return []
-    if script:
+    if script and data.get("dtype_only"):
+        text = (
+            f"the script's first batches hold the same values in another dtype "
+            f"({data['where']}): a library gives its arrays another type in B (e.g. Keras 3's "
+            "to_categorical returns float64); the later stages ran on A's batches"
+        )
+    elif script:
         text = (
             f"the script's first batches differ ({data['where']}): its data "
             "pipeline (loading, preprocessing, a tf.data shuffle) gives other arrays "
@@ -178,6 +216,7 @@ def _fingerprint_causes(
             numeric,
             {"a": a.get(key), "b": b.get(key)},
         )
+        | {"fact": key}
         for key in DESCRIBED
         if a.get(key) != b.get(key)
     ]

@@ -153,7 +153,9 @@ def _data_where(a: list[dict[str, Any]] | None, b: list[dict[str, Any]] | None) 
         return f"batch arrays {[x['name'] for x in a]} → {[y['name'] for y in b]}"
     for x, y in zip(a, b, strict=True):
         if x["dtype"] != y["dtype"]:
-            return f"{x['name']}: dtype {x['dtype']} → {y['dtype']}"
+            equal = x.get("values_sha256") and x.get("values_sha256") == y.get("values_sha256")
+            values = ", values equal" if equal and x["shape"] == y["shape"] else ""
+            return f"{x['name']}: dtype {x['dtype']} → {y['dtype']}{values}"
         if x["shape"] != y["shape"]:
             return f"{x['name']}: shape {x['shape']} → {y['shape']}"
         if x["sha256"] != y["sha256"]:
@@ -242,12 +244,16 @@ def _data_stage(
     same = used(a) == used(b) and np.array_equal(
         a_arrays[Array.BATCH_INDEX], b_arrays[Array.BATCH_INDEX]
     )
+    where = None if same else _data_where(*batches)
+    dtype_only = where is not None and where.endswith(", values equal")
     return {
         "diverged": not same,
         "bitwise": same,
-        "max_abs": 0.0 if same else float("inf"),
+        # a dtype change with equal values is no distance in value
+        "max_abs": 0.0 if same or dtype_only else float("inf"),
         "tolerance": 0.0,
-        "where": None if same else _data_where(*batches),
+        "where": where,
+        "dtype_only": dtype_only,
         "items": [],
     }
 

@@ -134,16 +134,20 @@ def _ablation_table(console: Console, ablations: list[dict[str, Any]]) -> None:
     )
     for col in ("knob", "in", "first divergence then", "gap before", "gap after", "closes it"):
         abl.add_column(col)
+    clashes = []
     for ab in ablations:
         if ab["status"] != "ok":
+            colour = "yellow" if ab["status"] == "cannot run" else "red"
             abl.add_row(
                 f"{ab['knob']}={ab['value']}",
                 _SIDES[ab.get("side", "B")],
-                f"[red]{ab['status']}[/]",
+                f"[{colour}]{ab['status']}[/]",
                 "",
                 "",
                 escape(ab.get("reason", "")[:60]),
             )
+            if ab["status"] == "cannot run":
+                clashes.append(ab.get("reason", ""))
             continue
         abl.add_row(
             f"{ab['knob']}={ab['value']}",
@@ -154,6 +158,8 @@ def _ablation_table(console: Console, ablations: list[dict[str, Any]]) -> None:
             "[green]yes[/]" if ab["closes"] else "no",
         )
     console.print(abl)
+    for reason in clashes:  # in full: it says which pair of knobs and TensorFlow's reason
+        console.print(f"[yellow]note:[/] {escape(reason)}", highlight=False)
 
 
 def _causes(console: Console, causes: list[dict[str, Any]]) -> None:

@@ -154,7 +154,9 @@ def bisect(
     found = bisection.search(versions, judge)
     notes = None
     if found["first_bad"]:
-        matched = attribution.notes_between(found["last_good"], found["first_bad"])
+        matched = attribution.notes_between(
+            found["last_good"], found["first_bad"], devices=base.matrix.knobs.device
+        )
         notes = attribution.unique_notes(matched, list(matched))
     return BisectResult(
         status=found["status"],

@@ -301,7 +301,8 @@ def explain(
             ablations = ablator.run(b, numeric, gap, tol, knobs)
     finally:
         prober.close()
-    matched = attribution.notes_between(a.cell.tf_version, b.cell.tf_version)
+    devices = sorted({str(p.cell.knobs.get("device", "cpu")) for p in (a, b)})
+    matched = attribution.notes_between(a.cell.tf_version, b.cell.tf_version, devices=devices)
     sides = {p.label: p.facts() for p in (a, b)}
     return ExplainResult(
         a=a_text,
@@ -407,6 +408,9 @@ class _Ablations:
             label = f"B {flip.knob}={flip.value}" + (" (both)" if both else "")
             flipped = self.prober.run(label, self._plan(self.gb, flip), a)
         except ExplainError as exc:
+            clash = _knob_clash(flip.knob, flip.value, str(exc))
+            if clash:
+                return {**row, "status": "cannot run", "reason": clash}
             return {**row, "status": "failed", "reason": str(exc)}
         stages = divergence.compare_probes(
             a.result, a.arrays, flipped.result, flipped.arrays, flip.tol
@@ -418,6 +422,22 @@ class _Ablations:
         return _plan_one(
             side_spec(self.base, {**group, flip.knob: setting}, self.seed), self.prober.opts
         )
+
+
+# TensorFlow's words when a knob's setting cannot run together with op determinism
+_NO_DETERMINISTIC = ("no deterministic implementation", "does not have a deterministic")
+
+
+def _knob_clash(knob: str, value: Any, reason: str) -> str | None:
+    """A flip that TensorFlow refuses to run with another knob (XLA with op determinism): why,
+    in TF's words; None for any other failure."""
+    if any(words in reason.lower() for words in _NO_DETERMINISTIC):
+        tf_words = reason.rsplit(": ", 1)[-1].strip()[:300]
+        return (
+            f"{knob}={value} cannot run with determinism=true here (TensorFlow: {tf_words}); "
+            "this pair of knobs cannot be compared on this model"
+        )
+    return None
 
 
 def probe_target(

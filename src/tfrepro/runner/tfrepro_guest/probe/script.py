@@ -140,6 +140,14 @@ def _keras_of(model, compat):
     return compat.keras
 
 
+def _values_sha256(np, a):
+    """A hash of the values alone (as float64, so float32 0.5 and float64 0.5 agree), for
+    numbers; None for other dtypes (strings)."""
+    if a.dtype.kind not in "biuf":
+        return None
+    return arrays_sha256([("a", np.asarray(a, dtype=np.float64))])
+
+
 def _has_weights(model):
     """Whether the model's weights exist (Keras 2 raises for an unbuilt model's weights)."""
     try:
@@ -179,6 +187,7 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
             "dtype": str(a.dtype),
             "shape": list(a.shape),
             "sha256": arrays_sha256([("a", a)]),
+            "values_sha256": _values_sha256(np, a),
         }
         for part, flat in (("x", tf.nest.flatten(own[0][0])), ("y", tf.nest.flatten(own[0][1])))
         for j, a in enumerate(np.asarray(v) for v in flat)
