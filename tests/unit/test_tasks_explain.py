@@ -655,3 +655,16 @@ def test_a_flip_tensorflow_refuses_with_determinism_is_a_knob_clash_not_a_failur
     assert said is not None and said.startswith("xla=on cannot run with determinism=true")
     assert "no deterministic implementation of this op" in said
     assert _knob_clash("xla", "on", "probe B failed: ValueError: shapes differ") is None
+
+
+def test_a_script_flips_its_optimizers_to_legacy_only_where_keras_has_them(
+    cat: Catalogue,
+) -> None:
+    def script_flips(tf: str, **knobs: Any) -> list[str]:
+        cell = one_cell(cat, tf, **knobs)
+        return [k for k, _ in flips(cell, script=True)]
+
+    assert "optimizer_impl" in script_flips("2.11")
+    assert "optimizer_impl" in script_flips("2.15")
+    assert "optimizer_impl" not in script_flips("2.16")  # Keras 3: no legacy optimizers
+    assert "optimizer_impl" in script_flips("2.16", legacy_keras=True)

@@ -107,16 +107,24 @@ def side_spec(base: Spec, group: dict[str, str], seed: int) -> Spec:
 
 
 def flips(cell: Cell, script: bool = False) -> list[tuple[str, Any]]:
-    """Knob flips worth trying on the cell's release: (knob, flipped value). A script builds
-    its own optimizer: optimizer_impl does not apply to it."""
+    """Knob flips worth trying on the cell's release: (knob, flipped value). For a script,
+    optimizer_impl = legacy swaps the Keras optimizers it builds for their legacy classes
+    (TF 2.11 .. 2.15), so it is flipped only to legacy."""
     out = []
     for knob, flip in attribution.FLIPS.items():
-        if script and knob == "optimizer_impl":
+        if script and knob == "optimizer_impl" and not _script_has_legacy(cell, flip):
             continue
         need = attribution.FLIP_NEEDS.get(knob)
         if need is None or capabilities.has(cell.tf_version, need):
             out.append((knob, flip(cell.knobs[knob])))
     return out
+
+
+def _script_has_legacy(cell: Cell, flip: Any) -> bool:
+    """Whether optimizer_impl can be flipped to legacy for a script on this cell: its Keras has
+    legacy optimizers (tf.keras 2.11 .. 2.15, or tf_keras with legacy_keras on 2.16+)."""
+    keras3 = capabilities.has(cell.tf_version, "keras3") and not cell.knobs.get("legacy_keras")
+    return flip(cell.knobs["optimizer_impl"]) == "legacy" and not keras3
 
 
 @dataclass
@@ -329,11 +337,6 @@ def _check_request(
     """Refuse what explain cannot do before anything is planned or probed."""
     if seed < 0:
         raise UsageError(f"--seed must be non-negative, got {seed}")
-    if base.script is not None and knobs and "optimizer_impl" in knobs:
-        raise UsageError(
-            "--knobs optimizer_impl does not apply to a script (it builds its own optimizer); "
-            "leave it out"
-        )
     if base.script is None and (fit is not None or model is not None):
         raise UsageError(
             "--fit and --model choose a fit of your script; they apply only with a script "

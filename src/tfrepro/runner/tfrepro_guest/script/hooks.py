@@ -46,13 +46,17 @@ def keras_modules(compat):
     return found
 
 
-def install(rec, compile_kwargs):
-    """Every hook, each set of them on its own: one that cannot be installed is a warning."""
+def install(rec, compile_kwargs, legacy=None):
+    """Every hook, each set of them on its own: one that cannot be installed is a warning.
+    legacy (optimizer_impl = legacy; a list): the script's Keras optimizers become the legacy
+    classes of the same name, and `legacy` receives what was swapped ("module.Class")."""
     seen = set()
     for keras in keras_modules(rec.compat):
         rec.guard(
             "Keras hooks (%s)" % keras.__name__, _install_keras, rec, keras, compile_kwargs, seen
         )
+        if legacy is not None:
+            legacy.extend(rec.guard("legacy optimizers", _legacy_optimizers, keras) or [])
     rec.guard("GradientTape hook", patch, rec.tf.GradientTape, "gradient", _gradient_hook(rec))
     rec.guard("tf.data hook", _install_sources, rec)
     if rec.compat.tf1:
@@ -68,8 +72,9 @@ def _install_keras(rec, keras, compile_kwargs, seen):
     patch(model_cls, "fit", _fit_hook(rec, _callback_class(rec, keras.callbacks.Callback)))
     patch(model_cls, "evaluate", _evaluate_hook(rec))
     patch(model_cls, "train_on_batch", _train_on_batch_hook(rec))
-    if compile_kwargs:
-        patch(model_cls, "compile", _compile_hook(compile_kwargs))
+    legacy = rec.legacy_optimizers and getattr(keras.optimizers, "legacy", None) is not None
+    if compile_kwargs or legacy:
+        patch(model_cls, "compile", _compile_hook(compile_kwargs, keras if legacy else None))
     opts = keras.optimizers
     for owner in (
         getattr(opts, "Optimizer", None),
@@ -157,15 +162,49 @@ def _train_on_batch_hook(rec):
     return make
 
 
-def _compile_hook(compile_kwargs):
+def _compile_hook(compile_kwargs, legacy_keras_module=None):
+    """compile with the cell's XLA knob; with a Keras module (optimizer_impl = legacy), an
+    optimizer given by name or config is that Keras' legacy optimizer."""
+
     def make(orig):
         def compile(self, *args, **kwargs):
             kwargs.update(compile_kwargs)  # the cell's XLA knob wins over the script's
+            if legacy_keras_module is not None:
+                args, kwargs = _legacy_by_name(legacy_keras_module, args, kwargs)
             return orig(self, *args, **kwargs)
 
         return compile
 
     return make
+
+
+def _legacy_optimizers(keras):
+    """keras.optimizers.X -> keras.optimizers.legacy.X for every class the legacy module has
+    (TF 2.11 .. 2.15, whose Keras has both). Returns the names swapped."""
+    opts = keras.optimizers
+    legacy = getattr(opts, "legacy", None)
+    if legacy is None:
+        return []
+    swapped = []
+    for name in sorted(dir(legacy)):
+        cls = getattr(legacy, name)
+        if name == "Optimizer" or not isinstance(cls, type):
+            continue
+        if getattr(opts, name, None) is not cls:
+            setattr(opts, name, cls)
+            swapped.append("%s.%s" % (opts.__name__, name))
+    return swapped
+
+
+def _legacy_by_name(keras, args, kwargs):
+    """compile's optimizer, when a name ("adam") or a config, as the legacy class."""
+    given = args[0] if args else kwargs.get("optimizer")
+    if not isinstance(given, (str, dict)):
+        return args, kwargs
+    opt = keras.optimizers.get(given, use_legacy_optimizer=True)
+    if args:
+        return (opt, *tuple(args[1:])), kwargs
+    return args, dict(kwargs, optimizer=opt)
 
 
 def _apply_hook(rec):

@@ -46,6 +46,8 @@ class Recorder(object):
         self.probe_fit = int(self.probe.get(ProbeSpec.FIT) or 0) if self.probe else None
         self.probe_at = None  # where the probe ran: "fit" | "apply_gradients"
         self.fits = 0  # the script's own fit calls so far
+        # optimizer_impl = legacy: the script's Keras optimizers are the legacy classes
+        self.legacy_optimizers = job[Job.KNOBS].get("optimizer_impl", "keras") == "legacy"
         self.probed_model = None  # the name of the model the probe ran on (a fit's)
 
     # --- never break the script ------------------------------------------------------------

@@ -27,11 +27,11 @@ def run(job, events, result, arrays):
     own = script.get(ScriptSpec.SEEDING, "cell") == "script"
     np, compat, compile_kwargs = boot.prepare(job, events, result, seed=not own)
     rec = Recorder(np, compat, job, events, result, arrays, os.getcwd())
-    if job[Job.KNOBS].get("optimizer_impl", "keras") != "keras":
-        result[Result.KNOBS_APPLIED]["optimizer_impl"] = (
-            "not applicable: the script builds its own optimizer"
-        )
-    hooks.install(rec, compile_kwargs)
+    swapped = [] if rec.legacy_optimizers else None
+    hooks.install(rec, compile_kwargs, swapped)
+    impl = job[Job.KNOBS].get("optimizer_impl", "keras")
+    if impl != "keras":
+        result[Result.KNOBS_APPLIED]["optimizer_impl"] = _optimizer_impl(compat, impl, swapped)
     sys.modules.setdefault("tfrepro", _api(rec))
     info = {
         ScriptInfo.TARGET: script[ScriptSpec.NAME],
@@ -100,6 +100,23 @@ def _run_script(rec, script, result, info):
         sys.stdout.flush()
         sys.stderr.flush()
     return None
+
+
+def _optimizer_impl(compat, impl, swapped):
+    """How the optimizer_impl knob applied to a script (for the record)."""
+    if impl != "legacy":
+        return "not applicable: the script builds its own optimizer (%s)" % impl
+    if compat.keras3:
+        return (
+            "not applicable: Keras %s has no legacy optimizers; combine optimizer_impl = legacy "
+            "with legacy_keras = true" % compat.keras_version
+        )
+    if not swapped:
+        return "not applicable: before TF 2.11 the Keras optimizers are the legacy ones"
+    names = sorted({name.rsplit(".", 1)[-1] for name in swapped})
+    return "legacy: the script's Keras optimizers are keras.optimizers.legacy.{%s}" % ",".join(
+        names
+    )
 
 
 def _probed_where(rec):
