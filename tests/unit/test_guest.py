@@ -125,7 +125,7 @@ def _recorder(tmp_path: Path, **job: Any) -> Recorder:
         data=types.SimpleNamespace(Dataset=_Dataset), executing_eagerly=lambda: True
     )
     compat = types.SimpleNamespace(tf=tf, tf1=False, keras3=False)
-    full = {"seed": 3, "script": {"seeding": "cell"}, **job}
+    full = {"seed": 3, "knobs": {}, "script": {"seeding": "cell"}, **job}
     return Recorder(np, compat, full, _Events(), {}, {}, str(tmp_path))
 
 
