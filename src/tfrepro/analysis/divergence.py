@@ -212,7 +212,7 @@ def compare_probes(
         "data": _data_stage(a, a_arrays, b, b_arrays),
         "init": _stage(_diffs(a_arrays, b_arrays, Array.INIT, names), tol.get("init", 0.0)),
         "config": _config_stage(a, b),
-        **_forward_stages(a, a_arrays, b_arrays, tol),
+        **_forward_stages(a, a_arrays, b, b_arrays, tol),
         "loss": _loss_stage(a, b, tol.get("loss", 0.0)),
         **_update_stages(a, a_arrays, b, b_arrays, tol),
         "trajectory": _trajectory_stage(a_arrays, b_arrays, tol.get("trajectory", 0.0)),
@@ -272,11 +272,23 @@ def _config_stage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _forward_stages(
-    a: dict[str, Any], a_arrays: Arrays, b_arrays: Arrays, tol: Mapping[str, float]
+    a: dict[str, Any],
+    a_arrays: Arrays,
+    b: dict[str, Any],
+    b_arrays: Arrays,
+    tol: Mapping[str, float],
 ) -> dict[str, dict[str, Any]]:
     """Each layer's output in inference mode, and in training mode followed by the moving
     statistics it updated (BatchNorm): dropout and batch statistics act only in training."""
     layers = a.get(Result.LAYER_NAMES) or []
+    other = b.get(Result.LAYER_NAMES)
+    if other is not None and len(other) != len(layers):
+        # outputs paired by position would compare one layer with another: not measured
+        why = (
+            f"A's model has {len(layers)} layer outputs and B's {len(other)} (nested models "
+            "included): the models differ in structure (see config)"
+        )
+        return {"forward": _unmeasured(why), "train_forward": _unmeasured(why)}
     moving = [f"moving statistics {n}" for n in a.get(Result.MOVING_NAMES) or []]
     train = _diffs(a_arrays, b_arrays, Array.TRAIN_FORWARD, layers)
     return {

@@ -112,33 +112,147 @@ def start(np, model, spec, result):
 def forward(np, keras, model, xb, result, arrays):
     """Each non-input layer's output on the batch, in inference mode (Array.FORWARD) and in
     training mode (Array.TRAIN_FORWARD: dropout masks, noise, batch statistics), the layers in
-    model order."""
-    layers = [l for l in model.layers if type(l).__name__ != "InputLayer"]
+    model order; a nested model's own layers follow it, named by path ("base/conv"), computed
+    from the nested model's input in this model's graph, in the mode that call runs in."""
+    layers = _layers(model)
     try:
-        probe_model = keras.Model(model.inputs, [l.output for l in layers])
+        try:
+            _probe_model(keras, model, layers)
+        except Exception:  # a Sequential never called (Keras 2): one call builds its graph
+            model(xb, training=False)
+            _probe_model(keras, model, layers)
     except Exception as exc:  # e.g. a subclassed model without layer outputs
         reason = "the model's layer outputs are not reachable (%s: %s)" % (type(exc).__name__, exc)
         result[unavailable(Stage.FORWARD)] = result[unavailable(Stage.TRAIN_FORWARD)] = reason
         return
-    result[Result.LAYER_NAMES] = [l.name for l in layers]
     moving = list(getattr(model, "non_trainable_weights", []))
     for stage, prefix, training in (
         (Stage.FORWARD, Array.FORWARD, False),
         (Stage.TRAIN_FORWARD, Array.TRAIN_FORWARD, True),
     ):
         try:
-            before = [np.array(v) for v in moving] if training else None
-            outs = probe_model(xb, training=training)
-            if not isinstance(outs, (list, tuple)):
-                outs = [outs]
-            for i, out in enumerate(outs):
-                arrays[indexed(prefix, i)] = np.asarray(out)
+            outs = _outputs(np, keras, model, xb, training, "", moving_done=[])
             if training:  # BatchNormalization's moving statistics: the update of this step
                 result[Result.MOVING_NAMES] = variable_names(moving)
                 for i, v in enumerate(moving):
-                    arrays[indexed(Array.MOVING, i)] = np.array(v) - before[i]
+                    arrays[indexed(Array.MOVING, i)] = _moved(np, v, outs)
+            names = [name for name, _ in outs]
+            if result.get(Result.LAYER_NAMES, names) != names:
+                raise ValueError("the layers differ between inference and training mode")
+            result[Result.LAYER_NAMES] = names
+            for i, (_, out) in enumerate(outs):
+                arrays[indexed(prefix, i)] = out
         except Exception as exc:
             result[unavailable(stage)] = "%s: %s" % (type(exc).__name__, exc)
+
+
+def _moved(np, variable, outs):
+    """A moving statistic's update by the outer call alone (recorded before nested models are
+    probed on their own, which would move it again): the value outs carries for it."""
+    return outs.moving.get(id(variable), np.zeros_like(np.array(variable)))
+
+
+def _layers(model):
+    return [l for l in model.layers if type(l).__name__ != "InputLayer"]
+
+
+def _is_model(layer):
+    return hasattr(layer, "layers") and hasattr(layer, "inputs") and bool(_layers(layer))
+
+
+def _node(model, layer):
+    """The node of `layer`'s call inside `model`'s graph (Keras 2 and 3), or None."""
+    graph = getattr(model, "_functional", None) or model  # Keras 3 Sequential wraps one
+    for nodes in (getattr(graph, "_nodes_by_depth", None) or {}).values():
+        for node in nodes:
+            if getattr(node, "layer", None) is layer or getattr(node, "operation", None) is layer:
+                return node
+    return None
+
+
+def _node_tensors(node, outputs):
+    """A node's output (the first, for several) or input tensor(s), Keras 2 or 3; None when
+    the node does not say."""
+    if outputs:
+        found = getattr(node, "output_tensors", None)
+        if found is None:
+            found = getattr(node, "outputs", None)
+    else:
+        found = getattr(node, "input_tensors", None)
+    if isinstance(found, (list, tuple)):
+        if not found:
+            return None
+        if outputs or len(found) == 1:
+            return found[0]
+        return list(found)
+    return found
+
+
+def _call_training(node):
+    """The training argument a nested model was called with in its parent's graph, or None."""
+    kwargs = getattr(node, "call_kwargs", None)
+    if kwargs is None:
+        arguments = getattr(node, "arguments", None)
+        kwargs = getattr(arguments, "kwargs", None) or {}
+    value = kwargs.get("training")
+    return value if isinstance(value, bool) else None
+
+
+def _probe_model(keras, model, layers):
+    """A model from `model`'s inputs to each layer's output in its graph, then to each nested
+    model's input. Returns (probe model, [(index of a nested layer, its node)])."""
+    outs, ins, nested = [], [], []
+    for i, layer in enumerate(layers):
+        node = _node(model, layer)
+        tensor = _node_tensors(node, True) if node is not None else None
+        outs.append(tensor if tensor is not None else layer.output)
+        if _is_model(layer) and node is not None and _node_tensors(node, False) is not None:
+            ins.append(_node_tensors(node, False))
+            nested.append((i, node))
+    return keras.Model(model.inputs, outs + ins), nested
+
+
+class _Outputs(list):
+    """[(name, array)] of every layer; .moving: the moving statistics' updates of the outer
+    call, by id of the variable."""
+
+    moving = None
+
+
+def _outputs(np, keras, model, x, training, path, moving_done):
+    layers = _layers(model)
+    probe, nested = _probe_model(keras, model, layers)
+    moving = list(getattr(model, "non_trainable_weights", [])) if not moving_done else []
+    before = [np.array(v) for v in moving]
+    values = probe(x, training=training)
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    out = _Outputs()
+    out.moving = {id(v): np.array(v) - b for v, b in zip(moving, before)}
+    moving_done.append(True)
+    inner_inputs = dict(zip([i for i, _ in nested], values[len(layers) :]))
+    nodes = dict(nested)
+    for i, layer in enumerate(layers):
+        out.append((path + layer.name, _array(np, values[i])))
+        if i in inner_inputs:
+            mode = _call_training(nodes[i])
+            inner = _outputs(
+                np,
+                keras,
+                layer,
+                inner_inputs[i],
+                training if mode is None else mode,
+                path + layer.name + "/",
+                moving_done,
+            )
+            out.extend(inner)
+    return out
+
+
+def _array(np, value):
+    if isinstance(value, (list, tuple)):  # a layer with several outputs: the first
+        value = value[0]
+    return np.asarray(value)
 
 
 def gradients(np, tf, model, loss_of, xb, yb, result, arrays):
