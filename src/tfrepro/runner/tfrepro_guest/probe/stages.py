@@ -112,8 +112,9 @@ def start(np, model, spec, result):
 def forward(np, keras, model, xb, result, arrays):
     """Each non-input layer's output on the batch, in inference mode (Array.FORWARD) and in
     training mode (Array.TRAIN_FORWARD: dropout masks, noise, batch statistics), the layers in
-    model order; a nested model's own layers follow it, named by path ("base/conv"), computed
-    from the nested model's input in this model's graph, in the mode that call runs in."""
+    model order; a nested model's own layers precede its output, named by path ("base/conv"),
+    computed from the nested model's input in this model's graph, in the mode that call runs
+    in."""
     layers = _layers(model)
     try:
         try:
@@ -233,8 +234,7 @@ def _outputs(np, keras, model, x, training, path, moving_done):
     inner_inputs = dict(zip([i for i, _ in nested], values[len(layers) :]))
     nodes = dict(nested)
     for i, layer in enumerate(layers):
-        out.append((path + layer.name, _array(np, values[i])))
-        if i in inner_inputs:
+        if i in inner_inputs:  # its layers first: the first that differs is the precise "where"
             mode = _call_training(nodes[i])
             inner = _outputs(
                 np,
@@ -246,6 +246,7 @@ def _outputs(np, keras, model, x, training, path, moving_done):
                 moving_done,
             )
             out.extend(inner)
+        out.append((path + layer.name, _array(np, values[i])))
     return out
 
 
