@@ -243,3 +243,38 @@ def test_every_kind_of_evidence_gets_its_empty_value_when_its_gathering_fails(
     assert result[Result.LOSS] == [] and result[Result.METRICS] == {}
     assert info[ScriptInfo.MODELS] == [] and result[Result.DATA_SHA256] is None
     assert len(info[ScriptInfo.WARNINGS]) == 4
+
+
+def test_resolved_metrics_name_the_function_each_compiled_metric_computes() -> None:
+    from tfrepro.runner.tfrepro_guest.probe import stages
+
+    def binary_accuracy() -> None: ...
+
+    class MeanMetricWrapper:
+        metrics = ()  # Keras 2 metrics have an empty `metrics` of their own
+
+        def __init__(self, name: str, fn: Any) -> None:
+            self.name, self._fn = name, fn
+
+    class AUC:
+        name = "auc"
+        metrics = ()
+
+    class Mean:
+        name = "loss"
+
+    class CompileMetrics:  # Keras 3 holds the compiled metrics in one container
+        name = "compile_metrics"
+
+        def __init__(self, inner: list) -> None:
+            self.metrics = inner
+
+    keras2 = types.SimpleNamespace(
+        metrics=[Mean(), MeanMetricWrapper("acc", binary_accuracy), AUC()]
+    )
+    keras3 = types.SimpleNamespace(
+        metrics=[Mean(), CompileMetrics([MeanMetricWrapper("accuracy", binary_accuracy), AUC()])]
+    )
+    expected = {"accuracy": "binary_accuracy", "auc": "auc"}
+    assert stages.resolved_metrics(keras2) == expected  # TF 1.x's "acc" is "accuracy"
+    assert stages.resolved_metrics(keras3) == expected

@@ -668,3 +668,19 @@ def test_a_script_flips_its_optimizers_to_legacy_only_where_keras_has_them(
     assert "optimizer_impl" in script_flips("2.15")
     assert "optimizer_impl" not in script_flips("2.16")  # Keras 3: no legacy optimizers
     assert "optimizer_impl" in script_flips("2.16", legacy_keras=True)
+
+
+def test_a_metric_that_resolves_otherwise_is_named_as_the_metrics_definition() -> None:
+    # tensorflow#41114: "accuracy" with sigmoid outputs, binary_accuracy on 2.1, categorical on 2.2
+    stages = all_stages(changed=1)
+    stages["config"]["changed"].insert(
+        0, {"key": "metrics.accuracy", "a": "binary_accuracy", "b": "categorical_accuracy"}
+    )
+    out = attribution.causes(
+        {"A": facts(), "B": facts()}, stages, {"stage": "config"}, "none", [], {}
+    )
+    assert out[0]["cause"] == (
+        "the compiled metric 'accuracy' computes binary_accuracy in A and categorical_accuracy "
+        "in B: the metric's definition changed, not the model"
+    )
+    assert out[1]["cause"] == "configuration opt.k0: 0 → 1"

@@ -198,10 +198,25 @@ def _init_cause(init: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _config_causes(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The first ten changed settings (the rest are in the stage's own table)."""
+    """The first ten changed settings (the rest are in the stage's own table); a compiled
+    metric that resolves to another function first: the numbers it reports mean another
+    thing, whatever the training does."""
+    changed = config["changed"]
+    metrics = [c for c in changed if str(c["key"]).startswith("metrics.")]
     return [
-        _cause(f"configuration {c['key']}: {c['a']!r} → {c['b']!r}", "config", c)
-        for c in config["changed"][:10]
+        *(
+            _cause(
+                f"the compiled metric '{c['key'][len('metrics.') :]}' computes {c['a']} in A and "
+                f"{c['b']} in B: the metric's definition changed, not the model",
+                "config",
+                c,
+            )
+            for c in metrics
+        ),
+        *(
+            _cause(f"configuration {c['key']}: {c['a']!r} → {c['b']!r}", "config", c)
+            for c in [c for c in changed if c not in metrics][:10]
+        ),
     ]
 
 

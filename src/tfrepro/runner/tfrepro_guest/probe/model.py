@@ -51,3 +51,4 @@ def probe(spec, s, result, arrays):
     steps = int(spec.get(ProbeSpec.STEPS, 20))
     batches = ((x, y) for _, x, y in itertools.islice(loops.all_batches(ctx), steps))
     stages.trajectory(np, model, step, batches, result, arrays)
+    stages.record_metrics(model, result)

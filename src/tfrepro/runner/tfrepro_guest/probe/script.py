@@ -227,6 +227,7 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
 
     step = batch_step(tf, model, keras.__name__ == "keras" and rec.compat.keras3)
     stages.trajectory(np, model, step, batches, result, arrays)
+    stages.record_metrics(model, result)
     raise ProbeDone()
 
 

@@ -15,6 +15,7 @@ first `fit` (probe/script.py) run the same ones. A stage that cannot be measured
 
 import contextlib
 import json
+import re
 
 from ..platform.compat import variable_names
 from ..platform.hashing import weights_sha256
@@ -293,6 +294,48 @@ def update(np, tf, opt, variables, grads, result, arrays):
             "a fresh copy of %s could not apply the gradients "
             "(%s: %s)" % (type(opt).__name__, type(exc).__name__, exc)
         )
+
+
+def resolved_metrics(model):
+    """{name: the function it computes} of the compiled metrics, as this release resolved them
+    once training ran (a string like "accuracy" resolves from the loss in TF <= 2.1 and from the
+    output shape from 2.2 on): the metric's function, else its class in snake_case. The loss
+    trackers are left out."""
+    out = {}
+
+    def visit(metric, depth):
+        inner = getattr(metric, "metrics", None)  # Keras 3 CompileMetrics holds the metrics
+        if depth < 3 and isinstance(inner, (list, tuple)) and inner and not hasattr(metric, "_fn"):
+            for m in inner:
+                visit(m, depth + 1)
+            return
+        name = str(getattr(metric, "name", ""))
+        if not name or name == "loss" or name.endswith("_loss"):
+            return
+        fn = getattr(metric, "_fn", None)
+        name = {"acc": "accuracy"}.get(name, name)  # TF 1.x names "accuracy" acc
+        out[name] = getattr(fn, "__name__", None) or _snake(type(metric).__name__)
+
+    for metric in getattr(model, "metrics", None) or []:
+        visit(metric, 0)
+    return out
+
+
+def record_metrics(model, result):
+    """The resolved metrics into the configs (after training steps: Keras resolves them then);
+    a model that cannot say is left without."""
+    try:
+        found = resolved_metrics(model)
+    except Exception:  # a metric container this Keras shapes otherwise: not compared
+        return
+    if found:
+        result[Result.CONFIGS]["metrics"] = found
+
+
+def _snake(name):
+    """SparseCategoricalAccuracy -> sparse_categorical_accuracy, AUC -> auc."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 def trajectory(np, model, step, batches, result, arrays):
