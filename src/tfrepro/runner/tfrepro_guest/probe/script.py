@@ -12,7 +12,7 @@ from ..cell.train import batch_step, copy_optimizer
 from ..platform.compat import variable_names
 from ..platform.hashing import arrays_sha256
 from ..protocol import Array, ProbeSpec, Result, Stage, indexed, unavailable
-from . import stages
+from . import graph, stages
 
 BATCH_BYTES = 64 << 20  # the trajectory's batches are saved for B: at most this much
 
@@ -207,22 +207,24 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
         arrays[indexed(Array.INIT, i)] = w
     start = stages.start(np, model, spec, result)
     xb, yb = batches[0]
-    stages.forward(np, keras, model, xb, result, arrays)
+    in_graph = not tf.executing_eagerly()  # a TF 1.x script in graph mode
+    backend = graph.Graph(np, keras) if in_graph else None
+    stages.forward(np, keras, model, xb, result, arrays, backend)
     model.set_weights(start)
-    loss_of, result[Result.LOSS_FROM] = _loss_of(model, keras, tf)
-    grads = stages.gradients(np, tf, model, loss_of, xb, yb, result, arrays)
+    if in_graph:
+        result[Result.LOSS_FROM] = "model.total_loss (graph mode)"
+        grads = graph.gradients(np, keras, model, xb, yb, result, arrays)
+    else:
+        loss_of, result[Result.LOSS_FROM] = _loss_of(model, keras, tf)
+        grads = stages.gradients(np, tf, model, loss_of, xb, yb, result, arrays)
     opt, why = copy_optimizer(model.optimizer)
     if opt is None:
         result[unavailable(Stage.OPTIMIZER)] = why
-    stages.update(
-        np,
-        tf,
-        opt,
-        list(model.trainable_variables),
-        stages.given_gradients(np, spec, grads),
-        result,
-        arrays,
-    )
+    given = stages.given_gradients(np, spec, grads)
+    if in_graph:
+        graph.update(np, tf, keras, opt, list(model.trainable_weights), given, result, arrays)
+    else:
+        stages.update(np, tf, opt, list(model.trainable_variables), given, result, arrays)
     model.set_weights(start)
 
     step = batch_step(tf, model, keras.__name__ == "keras" and rec.compat.keras3)

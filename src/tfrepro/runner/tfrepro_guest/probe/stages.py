@@ -110,12 +110,28 @@ def start(np, model, spec, result):
     return weights
 
 
-def forward(np, keras, model, xb, result, arrays):
+class Eager(object):
+    """How the stages run a model and read variables in eager mode (TF 2, and TF 1 with eager
+    enabled); probe/graph.py has the TF 1 graph-mode counterpart."""
+
+    def __init__(self, np):
+        self.np = np
+
+    def run(self, probe, x, training):
+        values = probe(x, training=training)
+        return list(values) if isinstance(values, (list, tuple)) else [values]
+
+    def read(self, variables):
+        return [self.np.array(v) for v in variables]
+
+
+def forward(np, keras, model, xb, result, arrays, backend=None):
     """Each non-input layer's output on the batch, in inference mode (Array.FORWARD) and in
     training mode (Array.TRAIN_FORWARD: dropout masks, noise, batch statistics), the layers in
     model order; a nested model's own layers precede its output, named by path ("base/conv"),
     computed from the nested model's input in this model's graph, in the mode that call runs
     in."""
+    backend = backend or Eager(np)
     layers = _layers(model)
     try:
         try:
@@ -133,7 +149,7 @@ def forward(np, keras, model, xb, result, arrays):
         (Stage.TRAIN_FORWARD, Array.TRAIN_FORWARD, True),
     ):
         try:
-            outs = _outputs(np, keras, model, xb, training, "", moving_done=[])
+            outs = _outputs(np, keras, model, xb, training, "", [], backend)
             if training:  # BatchNormalization's moving statistics: the update of this step
                 result[Result.MOVING_NAMES] = variable_names(moving)
                 for i, v in enumerate(moving):
@@ -151,7 +167,7 @@ def forward(np, keras, model, xb, result, arrays):
 def _moved(np, variable, outs):
     """A moving statistic's update by the outer call alone (recorded before nested models are
     probed on their own, which would move it again): the value outs carries for it."""
-    return outs.moving.get(id(variable), np.zeros_like(np.array(variable)))
+    return outs.moving[id(variable)]
 
 
 def _layers(model):
@@ -167,7 +183,12 @@ def _node(model, layer):
     graph = getattr(model, "_functional", None) or model  # Keras 3 Sequential wraps one
     for nodes in (getattr(graph, "_nodes_by_depth", None) or {}).values():
         for node in nodes:
-            if getattr(node, "layer", None) is layer or getattr(node, "operation", None) is layer:
+            owner = (
+                getattr(node, "layer", None)  # tf.keras 2
+                or getattr(node, "operation", None)  # Keras 3
+                or getattr(node, "outbound_layer", None)  # TF 1.15
+            )
+            if owner is layer:
                 return node
     return None
 
@@ -191,11 +212,13 @@ def _node_tensors(node, outputs):
 
 
 def _call_training(node):
-    """The training argument a nested model was called with in its parent's graph, or None."""
+    """The training argument a nested model was called with in its parent's graph, or None
+    (tf.keras 2: call_kwargs; TF 1.15: arguments, a dict; Keras 3: arguments.kwargs)."""
     kwargs = getattr(node, "call_kwargs", None)
     if kwargs is None:
         arguments = getattr(node, "arguments", None)
-        kwargs = getattr(arguments, "kwargs", None) or {}
+        kwargs = arguments if isinstance(arguments, dict) else getattr(arguments, "kwargs", None)
+    kwargs = kwargs or {}
     value = kwargs.get("training")
     return value if isinstance(value, bool) else None
 
@@ -221,16 +244,14 @@ class _Outputs(list):
     moving = None
 
 
-def _outputs(np, keras, model, x, training, path, moving_done):
+def _outputs(np, keras, model, x, training, path, moving_done, backend):
     layers = _layers(model)
     probe, nested = _probe_model(keras, model, layers)
     moving = list(getattr(model, "non_trainable_weights", [])) if not moving_done else []
-    before = [np.array(v) for v in moving]
-    values = probe(x, training=training)
-    if not isinstance(values, (list, tuple)):
-        values = [values]
+    before = backend.read(moving)
+    values = backend.run(probe, x, training)
     out = _Outputs()
-    out.moving = {id(v): np.array(v) - b for v, b in zip(moving, before)}
+    out.moving = {id(v): a - b for v, a, b in zip(moving, backend.read(moving), before)}
     moving_done.append(True)
     inner_inputs = dict(zip([i for i, _ in nested], values[len(layers) :]))
     nodes = dict(nested)
@@ -245,6 +266,7 @@ def _outputs(np, keras, model, x, training, path, moving_done):
                 training if mode is None else mode,
                 path + layer.name + "/",
                 moving_done,
+                backend,
             )
             out.extend(inner)
         out.append((path + layer.name, _array(np, values[i])))
