@@ -278,3 +278,22 @@ def test_resolved_metrics_name_the_function_each_compiled_metric_computes() -> N
     expected = {"accuracy": "binary_accuracy", "auc": "auc"}
     assert stages.resolved_metrics(keras2) == expected  # TF 1.x's "acc" is "accuracy"
     assert stages.resolved_metrics(keras3) == expected
+
+
+def test_arrays_the_host_cannot_load_without_pickle_are_made_plain_or_named() -> None:
+    from tfrepro.runner.tfrepro_guest import job
+
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.zeros(2), np.zeros(3)
+    uniform = np.empty(2, dtype=object)
+    uniform[0], uniform[1] = np.zeros(2), np.ones(2)
+    arrays = {"fwd_0": ragged, "fwd_1": uniform, "init_0": np.arange(3)}
+    dropped = job._plain_arrays(np, arrays)
+    assert list(dropped) == ["fwd_0"]
+    assert arrays["fwd_1"].dtype == np.float64 and arrays["fwd_1"].shape == (2, 2)
+    assert "fwd_0" not in arrays and arrays["init_0"].dtype != object
+    result: dict[str, Any] = {}
+    job._unmeasured(arrays, result, dropped)
+    assert result["forward_unavailable"].startswith("array fwd_0 could not be saved")
+    assert not any(n.startswith("fwd_") for n in arrays)  # no stage compared with a hole
+    assert "init_0" in arrays

@@ -14,7 +14,7 @@ import traceback
 
 from .cell.context import Diverged
 from .platform.events import EventLog
-from .protocol import Event, Job, Kind, Result, Status, Worker
+from .protocol import Array, Event, Job, Kind, Result, Stage, Status, Worker, unavailable
 
 
 def run(job, events, result, arrays):
@@ -68,6 +68,10 @@ def run_job(job_path, worker):
     if arrays:
         import numpy as np
 
+        dropped = _plain_arrays(np, arrays)
+        if dropped:
+            result[Result.DROPPED_ARRAYS] = dropped
+            _unmeasured(arrays, result, dropped)
         tmp = os.path.join(out, "arrays.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, os.path.join(out, "arrays.npz"))
@@ -80,6 +84,47 @@ def fresh(job_path):
     """`python runner JOB.json`: one job in this process."""
     run_job(job_path, {Worker.MODE: Worker.FRESH})
     return 0
+
+
+def _plain_arrays(np, arrays):
+    """Arrays the host can load without pickle: an object array (a ragged list of outputs, an
+    IndexedSlices gradient) becomes a numeric one where it can, else is left out and named.
+    Returns {name: why} of those left out."""
+    dropped = {}
+    for name in list(arrays):
+        value = np.asarray(arrays[name])
+        if value.dtype != object:
+            arrays[name] = value
+            continue
+        try:
+            arrays[name] = np.asarray(value.tolist(), dtype=np.float64)
+        except Exception as exc:  # ragged: not one array
+            del arrays[name]
+            dropped[name] = "%s: %s" % (type(exc).__name__, exc)
+    return dropped
+
+
+# The probe stage an array prefix measures: a stage missing one of its arrays is not measured.
+_STAGE_OF = (
+    (Array.FORWARD, Stage.FORWARD),
+    (Array.TRAIN_FORWARD, Stage.TRAIN_FORWARD),
+    (Array.MOVING, Stage.TRAIN_FORWARD),
+    (Array.GRAD, Stage.GRADIENT),
+    (Array.UPDATE, Stage.OPTIMIZER),
+    (Array.TRAJECTORY, Stage.TRAJECTORY),
+)
+
+
+def _unmeasured(arrays, result, dropped):
+    """Every stage that lost an array is "not measured" (never compared with holes in it)."""
+    for name, why in sorted(dropped.items()):
+        for prefix, stage in _STAGE_OF:
+            if name.startswith(prefix):
+                result.setdefault(
+                    unavailable(stage), "array %s could not be saved (%s)" % (name, why)
+                )
+                for other in [n for n in arrays if n.startswith(prefix)]:
+                    del arrays[other]
 
 
 def _atomic_write(path, text):

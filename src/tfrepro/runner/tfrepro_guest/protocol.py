@@ -125,6 +125,7 @@ class Result(object):
     BUILT_BY_PROBE = "built_by_probe"
     UPDATE_OPTIMIZER = "update_optimizer"
     TRAJECTORY_LOSS = "trajectory_loss"
+    DROPPED_ARRAYS = "dropped_arrays"  # {array name: why} of arrays no plain .npz could hold
 
 
 class Stage(object):
