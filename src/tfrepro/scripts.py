@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -180,6 +180,21 @@ def notebook_source(path: Path) -> tuple[str, list[str]]:
     if not parts:
         raise SpecError(f"notebook '{path}' has no code cells; nothing to run")
     return "\n".join(parts), warnings
+
+
+def notebook_where(source: str) -> Callable[[int], str]:
+    """A line of notebook_source's source, in the notebook's words: code cell and line."""
+    starts = [
+        (at, int(m.group(1)))
+        for at, line in enumerate(source.splitlines(), 1)
+        if (m := re.fullmatch(r"# --- notebook cell (\d+)", line))
+    ]
+
+    def where(line: int) -> str:
+        cell = next(((at, n) for at, n in reversed(starts) if at < line), None)
+        return f"line {line}" if cell is None else f"code cell {cell[1]} line {line - cell[0]}"
+
+    return where
 
 
 def _walk(root: Path) -> Iterator[tuple[Path, list[str], list[str]]]:

@@ -319,6 +319,35 @@ def from_dict(
 _MODEL_SECTIONS = ("model", "data", "train", "params")
 
 
+# expressions with a scope of their own: what they bind is not the module's
+_INNER_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def top_level_names(tree: ast.Module) -> set[str]:
+    """The names a module binds at its top level to something that may build a model: def,
+    assignment (also in an if, try, with or for block), import and import-from aliases; "*"
+    for a star import, which may bind any name. Not a class statement: calling a class
+    makes an instance of it, not a Keras model."""
+    names: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)  # its body is another scope
+        elif isinstance(node, ast.ClassDef):
+            continue
+        elif isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+        elif isinstance(node, ast.AnnAssign) and node.value is None:
+            continue  # `build_model: Callable` only annotates
+        elif not isinstance(node, _INNER_SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
 def _check_files(spec: Spec, origin: str) -> None:
     model = spec.model_path()
     if model is not None:
@@ -337,11 +366,11 @@ def _check_files(spec: Spec, origin: str) -> None:
                 f"{origin}: model.source: cannot read model file '{model}' as Python source "
                 f"({exc}); give the path of a .py file"
             ) from None
-        funcs = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-        if "build_model" not in funcs:
+        if not {"build_model", "*"} & top_level_names(tree):
             raise SpecError(
-                f"{origin}: model file '{model}' does not define build_model(ctx); "
-                f"add a top-level `def build_model(ctx):` returning a compiled Keras model"
+                f"{origin}: model file '{model}' does not define build_model at its top level; "
+                f"add `def build_model(ctx):` (or `build_model = ...`) returning a compiled "
+                f"Keras model"
             )
     data = spec.data_path()
     if data is not None and not data.exists():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +27,26 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(provision, "ensure", no_build)
     monkeypatch.setattr(provision, "_build", no_build)
     return cache
+
+
+@pytest.fixture
+def read_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """read_only(folder): the folder and everything in it as os.access sees a read-only
+    folder (chmod -R a-w, a read-only mount). Tests run as root, for whom chmod stops no
+    write, so what decides on it is tested by what it reads."""
+    real = os.access
+
+    def make(root: Path) -> None:
+        root = root.resolve()
+
+        def access(path: Any, mode: int, **kwargs: Any) -> bool:
+            if mode & os.W_OK and Path(path).resolve().is_relative_to(root):
+                return False
+            return real(path, mode, **kwargs)
+
+        monkeypatch.setattr(os, "access", access)
+
+    return make
 
 
 @pytest.fixture

@@ -8,12 +8,15 @@ fail the test, so these also prove that errors surface before anything is built.
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -385,6 +388,60 @@ CASES: dict[str, Case] = {
     "seeds is a bool in the spec": Case(
         (*RUN, "s.toml", *DRY), ("seeds",), {"s.toml": spec("[matrix]\nseeds = [true]\n")}
     ),
+    # --- found by a bad-input battery (issue 11) ------------------------------------------------
+    "store is a file in a dry run": Case(
+        (*RUN, *TF, "--store", "afile", *DRY),
+        ("--store", "'afile'", "is a file, not a folder", "give a folder"),
+        {"afile": "x"},
+    ),
+    "store is a file": Case(
+        (*RUN, *TF, "--store", "afile"), ("--store", "'afile'", "not a folder"), {"afile": "x"}
+    ),
+    "store inside a file": Case(
+        (*RUN, *TF, "--store", "afile/st", *DRY),
+        ("--store", "'afile/st'", "('afile' is a file"),
+        {"afile": "x"},
+    ),
+    "check baseline is a folder": Case(
+        ("check", "--baseline", "adir"),
+        ("--baseline", "'adir'", "(a folder)", "tfrepro baseline save FILE"),
+        {"adir/x": ""},
+    ),
+    "check baseline is the store folder": Case(
+        ("check", "--baseline", "st", "--store", "st"),
+        ("'st'", "result store's folder", "tfrepro baseline save baseline.json --store st"),
+        {"st/.keep": empty_store},
+    ),
+    "check baseline is a JSON list": Case(
+        ("check", "--baseline", "b.json"),
+        ("'b.json'", "a JSON array, not a JSON object", "tfrepro baseline save FILE"),
+        {"b.json": "[1, 2]"},
+    ),
+    "check baseline is cells --json output": Case(
+        ("check", "--baseline", "cells.json"),
+        ("'cells.json'", "output of `tfrepro cells --json`", "tfrepro baseline save FILE"),
+        {"cells.json": '[{"id": "0f5e", "tf_version": "2.16.2", "status": "ok"}]'},
+    ),
+    "check baseline is a JSON object of another kind": Case(
+        ("check", "--baseline", "o.json"),
+        ("'o.json'", "without a 'format' key", "tfrepro baseline save FILE"),
+        {"o.json": '{"outcome": "pass", "rows": []}'},
+    ),
+    "check baseline is the store's sqlite file": Case(
+        ("check", "--baseline", "st/tfrepro.sqlite", "--store", "st"),
+        ("'st/tfrepro.sqlite'", "SQLite database", "baseline save baseline.json --store st"),
+        {"st/.keep": empty_store},
+    ),
+    "check baseline is not text": Case(
+        ("check", "--baseline", "b.json"),
+        ("'b.json'", "not UTF-8", "tfrepro baseline save FILE"),
+        {"b.json": b"\xff\xfe\x00"},
+    ),
+    "model binds no build_model at its top level": Case(
+        (*RUN, *TF, "--model", "net.py", *DRY),
+        ("net.py", "build_model at its top level", "build_model = ..."),
+        {"net.py": "def outer():\n    build_model = print\n"},
+    ),
 }
 
 
@@ -556,3 +613,314 @@ def test_a_report_into_a_path_that_cannot_be_written_says_so(
 
 def test_the_battery_has_a_hundred_cases() -> None:
     assert len(CASES) >= 100  # and the tests of this section, and test_cli_script.py's
+
+
+# --- control characters in user strings (issue 11) -----------------------------------------
+
+# an OSC 8 hyperlink (ended by BEL) and a colour: a terminal would obey both
+TERMINAL_HOSTILE = "x\x1b]8;;http://evil\x07y\x1b[31m"
+
+
+def assert_no_control_characters(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text, repr(text)
+    assert not any((ord(ch) < 32 and ch not in "\n\t") or 0x7F <= ord(ch) <= 0x9F for ch in text)
+
+
+def test_visible_shows_control_characters_and_keeps_text() -> None:
+    from tfrepro.report.style import markup_safe, visible
+
+    assert visible(TERMINAL_HOSTILE) == "x\\x1b]8;;http://evil\\x07y\\x1b[31m"
+    assert visible("a\tb\nc\r\x00\x7f\x85\x9fé✓") == "a\tb\nc\\x0d\\x00\\x7f\\x85\\x9fé✓"
+    assert visible(3) == "3"
+    assert markup_safe("[bold]\x1b") == "\\[bold]\\x1b"
+
+
+@pytest.fixture
+def hostile_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """report_store's store with a terminal escape sequence wherever a user can put text: the
+    experiment name, an env var value, a failure reason and traceback."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import report_store
+
+    monkeypatch.setattr(report_store, "HOSTILE", TERMINAL_HOSTILE)
+    return report_store.build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("cells",),
+        ("cells", "--all"),
+        ("report", "--out", "r.html", "--markdown", "pr.md"),
+    ],
+)
+def test_read_commands_never_print_a_control_character_from_the_store(
+    argv: tuple[str, ...],
+    hostile_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli.main([argv[0], "--store", str(hostile_store), *argv[1:]])
+    captured = capsys.readouterr()
+    assert_no_control_characters(captured.out + captured.err)
+    if argv[0] == "report":
+        assert "x\\x1b]8;;http://evil\\x07y\\x1b[31m" in captured.out  # the title, as text
+        markdown = (tmp_path / "pr.md").read_text(encoding="utf-8")
+        assert_no_control_characters(markdown)
+        assert "evil\\\\x07y" in markdown  # the backslash is escaped for Markdown
+
+
+def test_compare_and_check_never_print_a_control_character(
+    hostile_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tfrepro.report.compare_view import check_report, compare_table, pair_notes, verdict_notes
+
+    assert cli.main(["compare", "--json", "--store", str(hostile_store)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for r in rows:  # groups named by a hostile env value, as `--by` an env var would name them
+        r.update(a=f"X={TERMINAL_HOSTILE}", metric=TERMINAL_HOSTILE, reason=TERMINAL_HOSTILE)
+    console = Console()
+    compare_table(console, rows, title=f"by {TERMINAL_HOSTILE}")
+    pair_notes(console, rows)
+    verdict_notes(console, rows)
+    failure = {"group": TERMINAL_HOSTILE, "seed": 0, "status": "failed", "reason": TERMINAL_HOSTILE}
+    check_report(
+        console,
+        SimpleNamespace(rows=rows, failures=[failure], outcome="different"),
+        f"b{TERMINAL_HOSTILE}.json",
+    )
+    out = capsys.readouterr().out
+    assert "X=x\\x1b]8;;http://evil\\x07y" in out
+    assert_no_control_characters(out)
+
+
+def test_the_run_summary_and_progress_never_print_a_control_character(
+    hostile_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tfrepro.report.progress import RichReporter
+    from tfrepro.report.terminal import run_summary
+    from tfrepro.tasks import results
+
+    console = Console()
+    cells = results.cells(hostile_store, all_attempts=False, with_loss=False)
+    run_summary(console, cells)
+    cell = SimpleNamespace(describe=lambda: f"tf 2.16 X={TERMINAL_HOSTILE}")
+    env = SimpleNamespace(tf_version="2.16", python_version="3.11")
+    outcome = SimpleNamespace(status="failed", reason=TERMINAL_HOSTILE, wall_seconds=1.0)
+    with RichReporter(console) as reporter:
+        reporter.planned(1, 1, 1)
+        reporter.env_started(env, cached=True)  # type: ignore[arg-type]
+        reporter.env_done(env, f"uv failed: {TERMINAL_HOSTILE}")  # type: ignore[arg-type]
+        reporter.cell_done(cell, outcome)  # type: ignore[arg-type]
+        reporter.cell_elsewhere(cell)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "ValueError: bad layer x\\x1b]8;;http://evil\\x07y" in out
+    assert_no_control_characters(out)
+
+
+def test_explain_never_prints_a_control_character(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tfrepro.report.explain_view import render
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import report_store
+
+    monkeypatch.setattr(report_store, "HOSTILE", TERMINAL_HOSTILE)
+    found = report_store.explanation()
+    found["cells"]["B"]["optimizer"] = TERMINAL_HOSTILE
+    found["first_divergence"]["layer"] = TERMINAL_HOSTILE
+    found["stages"]["forward"]["items"][0]["name"] = TERMINAL_HOSTILE
+    found["stages"]["forward"]["where"] = TERMINAL_HOSTILE
+    render(Console(), SimpleNamespace(**found, probed={"fit": 1, "why": TERMINAL_HOSTILE}))  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "layer renamed x\\x1b]8;;http://evil\\x07y" in out
+    assert_no_control_characters(out)
+
+
+def test_a_dry_run_and_an_error_never_print_a_control_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = f'name = "{TERMINAL_HOSTILE}"\n[matrix.env]\nMYV = ["{TERMINAL_HOSTILE}"]\n'
+    body = body.replace("\x1b", "\\u001b").replace("\x07", "\\u0007")  # as TOML escapes
+    (tmp_path / "esc.toml").write_text(spec(body))
+    (tmp_path / "t.py").write_text("import sys\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "esc.toml", "--dry-run", "--", "python", "t.py", "\x1b[2J"]) == 0
+    assert cli.main(["run", "--tf", "2.16", "--dry-run", "--", "python", "\x1b[2J.py"]) != 0
+    captured = capsys.readouterr()
+    assert "MYV=x\\x1b]8;;http://evil\\x07y\\x1b[31m" in captured.out
+    assert captured.err.startswith("tfrepro: error: ")
+    assert_no_control_characters(captured.out + captured.err)
+
+
+# --- a store in a folder that cannot be written (issue 11) -----------------------------------
+
+
+def test_read_commands_work_on_a_read_only_store_and_change_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    read_only: Callable[[Path], None],
+) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import report_store
+
+    store = report_store.build(tmp_path)
+    (store / ".tfrepro-lock").unlink()
+    files = sorted(p for p in store.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "out")
+    read_only(store)
+    opened: list[str] = []  # what sqlite was asked to open: as root, a plain open would write
+    connect = sqlite3.connect
+
+    def spy(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", spy)
+    flag = ("--store", str(store))
+    assert cli.main(["cells", *flag]) == 0
+    assert cli.main(["compare", *flag]) == 0
+    assert cli.main(["report", *flag, "--out", "r.html", "--markdown", "r.md"]) == 0
+    assert cli.main(["baseline", "save", "b.json", *flag]) == 0
+    assert cli.main(["check", "--baseline", "b.json", *flag]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "check: pass" in captured.out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.json", "r.html", "r.md"]
+    assert sorted(p for p in store.rglob("*") if p.is_file()) == files  # no lock, -wal, -shm
+    assert {p: p.read_bytes() for p in files} == before
+    assert len(opened) == 5 and all(o.endswith("?mode=ro&immutable=1") for o in opened), opened
+
+
+# --- model files and scripts an old release's Python cannot run (issue 11) -------------------
+
+MATCH_MODEL = "def build_model(ctx):\n    match ctx:\n        case _:\n            return None\n"
+
+
+@pytest.fixture
+def old_pythons(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interpreters for TF 1.15 (3.7), 2.4 (3.8) and 2.16 (3.11); their paths are never run."""
+    from tfrepro.envs.interpreters import Interpreter
+
+    found = {
+        m: Interpreter(f"/opt/python{m}/bin/python{m}", v)
+        for m, v in (("3.7", "3.7.17"), ("3.8", "3.8.18"), ("3.11", "3.11.7"))
+    }
+    monkeypatch.setattr(interpreters, "discover", lambda: dict(found))
+
+
+@pytest.mark.parametrize(
+    ("argv", "files", "needles"),
+    [
+        (
+            ("run", "--tf", "1.15,2.16", "--model", "net.py", *DRY),
+            {"net.py": MATCH_MODEL},
+            ("net.py' line 2", "Pattern matching", "TensorFlow 1.15.5 (Python 3.7)", "--tf"),
+        ),
+        (
+            ("run", "--tf", "1.15,2.16", "--model", "net.py", *DRY),
+            {"net.py": "def build_model(ctx: dict | None = None):\n    return None\n"},
+            ("net.py' line 1", "`dict | None` needs Python 3.10", "from __future__ import"),
+        ),
+        (
+            ("run", "--tf", "2.4,2.16", *DRY, "--", "python", "train.py"),
+            {"train.py": "with (open('a') as f, open('b') as g):\n    pass\n"},
+            ("script", "train.py' line 1", "Parenthesized", "2.4.4 (Python 3.8)"),
+        ),
+        (
+            ("run", "exp.toml", *DRY),
+            {
+                "exp.toml": '[matrix]\ntf = ["1.15", "2.4"]\n[script]\ncommand = ["t.py"]\n',
+                "t.py": "import sys\nif (n := len(sys.argv)):\n    pass\n",
+            },
+            ("t.py' line 2", "Assignment expressions", "1.15.5 (Python 3.7)"),
+        ),
+    ],
+)
+def test_a_source_an_old_release_python_cannot_run_is_refused_at_plan_time(
+    argv: tuple[str, ...],
+    files: dict[str, str],
+    needles: tuple[str, ...],
+    old_pythons: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_files(tmp_path, dict(files))
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    line = assert_one_line_error(code, captured.out, captured.err, Case((), needles))
+    assert "2.16.2" not in line  # its Python runs it
+
+
+def test_a_notebook_line_an_old_python_cannot_run_is_named_by_cell(
+    old_pythons: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook()
+    nb.cells = [new_code_cell("import sys"), new_code_cell("x = 1\ny = (z := x)")]
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", "--tf", "1.15", *DRY, "--", "nb.ipynb"])
+    captured = capsys.readouterr()
+    assert_one_line_error(
+        code, captured.out, captured.err, Case((), ("nb.ipynb' code cell 2 line 2", "1.15.5"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("tf", "source"),
+    [
+        ("2.16", MATCH_MODEL),  # every planned Python runs `match`
+        ("1.15", "def make(units):\n    return lambda ctx: None\n\nbuild_model = make(64)\n"),
+        ("1.15", "from __future__ import annotations\ndef build_model(ctx: int | None): ...\n"),
+    ],
+)
+def test_a_model_file_every_planned_python_runs_is_planned(
+    tf: str,
+    source: str,
+    old_pythons: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "net.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--tf", tf, "--model", "net.py", *DRY]) == 0
+    assert "1 cells (dry run: nothing was run)" in capsys.readouterr().out
+
+
+def test_a_store_that_is_a_file_gets_the_same_line_with_and_without_dry_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    lines = []
+    for extra in ((), DRY):
+        assert cli.main(["run", *TF, "--store", "afile", *extra]) == 2
+        lines.append(capsys.readouterr().err)
+    assert lines[0] == lines[1] and lines[0].startswith("tfrepro: error: --store")
+    assert (tmp_path / "afile").read_text() == "x"

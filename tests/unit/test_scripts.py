@@ -603,3 +603,14 @@ def test_script_and_model_experiments_differ(tmp_path: Path) -> None:
     s = script_spec(tmp_path)
     m = spec_mod.from_dict({}, base_dir=tmp_path)
     assert plan.experiment_hash(s, "", None) != plan.experiment_hash(m, "", None)
+
+
+def test_a_line_of_the_notebook_source_is_named_by_cell(tmp_path: Path) -> None:
+    path = notebook(
+        tmp_path / "nb.ipynb", new_code_cell("a = 1"), new_code_cell("b = 2\nc = (d := 3)")
+    )
+    source, _ = scripts.notebook_source(path)
+    where = scripts.notebook_where(source)
+    line = source.splitlines().index("c = (d := 3)") + 1
+    assert where(line) == "code cell 2 line 2"
+    assert where(source.splitlines().index("a = 1") + 1) == "code cell 1 line 1"

@@ -216,6 +216,49 @@ def test_model_file_with_build_model_passes(tmp_path: Path) -> None:
     assert s.model_path() == (tmp_path / "ok.py").resolve()
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def make(units):\n    return lambda ctx: None\n\nbuild_model = make(64)\n",
+        "from functools import partial\nbuild_model = partial(print, 1)\n",
+        "from mymodels import build as build_model\n",
+        "from mymodels import build_model\n",
+        "from mymodels import *\n",
+        "import build_model\n",
+        "build_model: object = None\n",
+        "async def build_model(ctx):\n    pass\n",
+        "try:\n    from fast import build_model\nexcept ImportError:\n    build_model = None\n",
+        "if True:\n    def build_model(ctx):\n        pass\n",
+        "a, build_model = 1, print\n",
+        "(build_model := print)\n",
+        "for build_model in [print]:\n    pass\n",
+        "with open(__file__) as build_model:\n    pass\n",
+    ],
+)
+def test_any_top_level_binding_of_build_model_passes(tmp_path: Path, source: str) -> None:
+    write(tmp_path / "net.py", source)
+    spec_mod.from_dict({"model": {"source": "net.py"}}, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "build_model: object\n",  # annotated only: nothing is bound
+        "def outer():\n    build_model = print\n",
+        "class Models:\n    build_model = print\n",
+        "build = lambda build_model: build_model\n",
+        "names = [build_model for build_model in range(3)]\n",
+        "import os.build_model\n",  # binds `os`
+        "print(build_model)\n",
+        "class build_model:\n    pass\n",  # calling it makes an instance, not a model
+    ],
+)
+def test_a_name_not_bound_at_the_top_level_is_refused(tmp_path: Path, source: str) -> None:
+    write(tmp_path / "net.py", source)
+    with pytest.raises(SpecError, match=r"net\.py.* does not define build_model at its top"):
+        spec_mod.from_dict({"model": {"source": "net.py"}}, base_dir=tmp_path)
+
+
 def test_missing_npz_dataset(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"data\.name: dataset file .* does not exist"):
         spec_mod.from_dict({"data": {"name": "gone.npz"}}, base_dir=tmp_path)

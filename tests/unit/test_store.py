@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +381,99 @@ def test_a_store_file_sqlite_cannot_open_is_one_error(tmp_path: Path) -> None:
     (tmp_path / "tfrepro.sqlite").mkdir()  # a folder where the database file should be
     with pytest.raises(StoreError, match="cannot open the store"):
         Store(tmp_path)
+
+
+# --- a store in a folder that cannot be written (chmod -R a-w, a read-only mount) -----------
+
+
+ReadOnly = Callable[[Path], None]  # the conftest fixture
+
+
+def test_a_read_opens_a_writable_store_as_it_is(tmp_path: Path) -> None:
+    from tfrepro.store.connection import read_uri
+
+    Store(tmp_path).close()
+    assert read_uri(tmp_path / "tfrepro.sqlite") is None
+
+
+def test_a_read_opens_a_read_only_store_immutable_or_through_its_wal(
+    tmp_path: Path, read_only: ReadOnly
+) -> None:
+    from tfrepro.store.connection import read_uri
+
+    Store(tmp_path).close()
+    db = tmp_path / "tfrepro.sqlite"
+    read_only(tmp_path)
+    assert read_uri(db) == f"{db.as_uri()}?mode=ro&immutable=1"
+    (tmp_path / "tfrepro.sqlite-wal").write_bytes(b"")  # an empty WAL holds nothing
+    assert read_uri(db) == f"{db.as_uri()}?mode=ro&immutable=1"
+    (tmp_path / "tfrepro.sqlite-wal").write_bytes(b"x")  # writes not yet merged: read them
+    assert read_uri(db) == f"{db.as_uri()}?mode=ro"
+
+
+def test_a_read_only_store_is_read_and_nothing_is_created_or_changed(
+    tmp_path: Path, read_only: ReadOnly
+) -> None:
+    root = tmp_path / "odd ?#% name"  # a path that must be quoted in a URI
+    with Store(root) as s:
+        s.record(row("c1", s.begin_run("r", "cmd", {})), [0.5])
+    (root / ".tfrepro-lock").unlink()
+    before = {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+    assert sorted(before) == ["tfrepro.sqlite"]
+    read_only(root)
+    with Store(root, create=False) as s:
+        assert [c["id"] for c in s.cells()] == ["c1"]
+        assert [r["name"] for r in s.runs()] == ["r"]
+        assert sorted(p.name for p in root.iterdir()) == ["artifacts", "tfrepro.sqlite"]
+    after = {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+    assert after == before  # no lock file, no -wal or -shm, not a byte changed
+
+
+def test_a_read_only_sqlite_file_without_a_schema_gets_none(
+    tmp_path: Path, read_only: ReadOnly
+) -> None:
+    db = tmp_path / "tfrepro.sqlite"
+    other = sqlite3.connect(db)
+    other.execute("CREATE TABLE t (x)")
+    other.close()
+    before = db.read_bytes()
+    read_only(tmp_path)
+    with pytest.raises(StoreError, match="store"):
+        Store(tmp_path, create=False)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tfrepro.sqlite"]
+
+
+def test_a_read_only_store_reads_the_writes_a_killed_run_left_in_its_wal(
+    tmp_path: Path, read_only: ReadOnly
+) -> None:
+    import shutil
+
+    writer = Store(tmp_path / "live")
+    writer.conn.execute("PRAGMA wal_autocheckpoint=0")  # keep the write in the WAL
+    writer.begin_run("unmerged", "cmd", {})
+    shutil.copytree(tmp_path / "live", tmp_path / "copy")  # as a killed run leaves it
+    writer.close()
+    copy = tmp_path / "copy"
+    assert (copy / "tfrepro.sqlite-wal").stat().st_size > 0
+    read_only(copy)
+    with Store(copy, create=False) as s:
+        assert [r["name"] for r in s.runs()] == ["unmerged"]
+
+
+def test_a_read_only_store_sqlite_cannot_read_says_to_copy_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only: ReadOnly
+) -> None:
+    from tfrepro.store.connection import Connection
+
+    Store(tmp_path).close()
+    (tmp_path / "tfrepro.sqlite-wal").write_bytes(b"x")
+    read_only(tmp_path)
+
+    def cannot(*args: Any) -> None:  # sqlite, when the WAL's -shm file cannot be made
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(Connection, "_connect", cannot)
+    with pytest.raises(StoreError, match=r"cannot be written.*copy the folder") as found:
+        Store(tmp_path, create=False)
+    assert "\n" not in str(found.value)

@@ -100,24 +100,59 @@ def spec_margin(runs: Sequence[dict[str, Any]], cells: Sequence[Cell]) -> float 
     return None
 
 
+_SQLITE = b"SQLite format 3\x00"
+_JSON_KINDS = {list: "a JSON array", str: "a JSON string", bool: "JSON true/false"}
+
+
+def _not_a_baseline(path: Path, what: str, store: Path | None = None) -> UsageError:
+    """`path` is `what`, not a baseline: say so, and what to pass instead."""
+    save = f"tfrepro baseline save baseline.json{f' --store {store}' if store else ''}"
+    return UsageError(
+        f"--baseline: '{path}' is not a tfrepro baseline ({what}); pass the JSON file that "
+        f"`tfrepro baseline save FILE` writes (e.g. `{save}`, then --baseline baseline.json)"
+    )
+
+
+def _json_kind(data: Any) -> str:
+    if isinstance(data, list) and data and all(isinstance(d, dict) for d in data):
+        keys = set(data[0])
+        if {"id", "tf_version", "status"} <= keys:
+            return "the output of `tfrepro cells --json`: a JSON array, not a JSON object"
+        if {"a", "b", "verdict"} <= keys:
+            return "the output of `tfrepro compare --json`: a JSON array, not a JSON object"
+    kind = _JSON_KINDS.get(type(data), "a JSON number" if data is not None else "JSON null")
+    return f"{kind}, not a JSON object"
+
+
 def read_baseline(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if path.is_dir():
+        if (path / "tfrepro.sqlite").exists():
+            raise _not_a_baseline(path, "a result store's folder", store=path)
+        raise _not_a_baseline(path, "a folder")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(
             f"--baseline: no file '{path}'; create one with `tfrepro baseline save {path}`"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--baseline: cannot read '{path}': {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--baseline: cannot read '{path}': {exc.strerror}") from None
+    if raw.startswith(_SQLITE):
+        raise _not_a_baseline(path, "a SQLite database: a result store's file", path.parent)
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _not_a_baseline(path, "not UTF-8 text") from None
     except ValueError as exc:
         raise UsageError(
             f"--baseline: '{path}' is not valid JSON ({exc}); recreate it with "
             f"`tfrepro baseline save {path}`"
         ) from None
     if not isinstance(data, dict):
-        raise UsageError(f"--baseline: '{path}' is not a tfrepro baseline (not a JSON object)")
+        raise _not_a_baseline(path, _json_kind(data))
+    if "format" not in data:
+        raise _not_a_baseline(path, "a JSON object without a 'format' key")
     return data
 
 

@@ -14,6 +14,7 @@ from tfrepro.cli import parser
 from tfrepro.cli.commands import COMMANDS
 from tfrepro.cli.export import cmd_export
 from tfrepro.errors import TfreproError
+from tfrepro.report.style import visible
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         command = cmd_export if args.command == "export" else COMMANDS[args.command]
         return int(command(args, console) or 0)
     except TfreproError as exc:
-        err.print(f"tfrepro: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        # the message quotes what the user gave: its control characters are shown, not obeyed
+        err.print(visible(f"tfrepro: error: {exc}"), highlight=False, markup=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("tfrepro: interrupted; finished cells are in the store, rerun to resume")

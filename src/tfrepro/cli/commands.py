@@ -174,6 +174,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import views
     from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
     from tfrepro.tasks import results
 
@@ -190,11 +191,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
     if not rows:
-        console.print(
-            f"nothing to compare: the ok cells have fewer than two values of "
-            f"{args.by} (group by another axis with --by)",
-            highlight=False,
-        )
+        views.nothing_to_compare(console, args.by)
         return 0
     compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")
     pair_notes(console, rows)
@@ -203,18 +200,13 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import views
     from tfrepro.tasks import results
 
     if args.baseline_command != "save":
         raise UsageError("baseline needs an action: save FILE (see `tfrepro baseline --help`)")
     data = results.save_baseline(args.store, args.file, by=args.by)
-    n = sum(g["n_ok"] for g in data["groups"])
-    console.print(
-        f"baseline: {n} ok cell(s) in {len(data['groups'])} group(s) by {args.by} "
-        f"written to {args.file}; check later with `tfrepro check --baseline "
-        f"{args.file}`",
-        highlight=False,
-    )
+    views.baseline_saved(console, data, args.by, args.file)
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from tfrepro.errors import UsageError
+from tfrepro.report.style import visible
 
 
 def add_parser(sub: Any, store_arg: Any) -> None:
@@ -29,9 +30,11 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         Path(args.store), tracking_uri=args.tracking_uri, experiment=args.experiment
     )
     console.print(
-        f"MLflow ({done.tracking_uri}), experiment '{done.experiment}': {done.created} runs "
-        f"added, {done.skipped} already there; verdicts and the report on run "
-        f"{done.parent_run_id}",
+        visible(
+            f"MLflow ({done.tracking_uri}), experiment '{done.experiment}': {done.created} runs "
+            f"added, {done.skipped} already there; verdicts and the report on run "
+            f"{done.parent_run_id}"
+        ),
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -1,7 +1,8 @@
 """Terminal rendering of `compare` and `check`: one table row per (pair, metric), verdict coloured.
 
 Renders the rows analysis.compare produced; computes nothing. Labels come from user data (knob
-and environment values), so they go into rich Text objects, never into markup.
+and environment values), so they go into rich Text objects, never into markup, through `visible`
+(a control character in them is shown, never obeyed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from tfrepro.report.style import (
     fmt_p_compact,
     fmt_pct,
     fmt_sig,
+    markup_safe,
+    visible,
 )
 
 
@@ -40,7 +43,7 @@ def _diff(r: dict[str, Any]) -> str:
 def compare_table(console: Console, rows: Sequence[dict[str, Any]], *, title: str) -> None:
     """One row per (pair, metric); the pair is named on its first row only."""
     table = Table(
-        title=title,
+        title=markup_safe(title),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -61,8 +64,8 @@ def compare_table(console: Console, rows: Sequence[dict[str, Any]], *, title: st
             table.add_section()
         effect = fmt_fixed_signed(r["effect_size"], 2)
         table.add_row(
-            Text(f"{r['a']}\n→ {r['b']}") if pair != last else "",
-            Text(r["metric"]),
+            Text(visible(f"{r['a']}\n→ {r['b']}")) if pair != last else "",
+            Text(visible(r["metric"])),
             Text(r["verdict"], style=RICH.get(r["verdict"], "")),
             _diff(r),
             f"{fmt_p_compact(r['p_adjusted'])}\n{fmt_p_compact(r['tost_p'])}",
@@ -116,8 +119,8 @@ def pair_notes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
                 f"initial weights differ for {r['n_matched'] - r['identical_init']} "
                 f"of {r['n_matched']} seed(s)"
             )
-        line = Text(f"{r['a']} → {r['b']}: ", style="bold")
-        line.append("; ".join(parts))
+        line = Text(visible(f"{r['a']} → {r['b']}: "), style="bold")
+        line.append(visible("; ".join(parts)))
         console.print(line)
 
 
@@ -129,9 +132,9 @@ def verdict_notes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
             and "anyway" not in r["reason"]
         ):
             continue
-        line = Text(f"{r['a']} → {r['b']} {r['metric']}: ")
+        line = Text(visible(f"{r['a']} → {r['b']} {r['metric']}: "))
         line.append(r["verdict"], style=RICH.get(r["verdict"], ""))
-        line.append(f" — {r['reason']}")
+        line.append(visible(f" — {r['reason']}"))
         if r["seeds_needed"]:
             line.append(f"; about {r['seeds_needed']} seeds per group would settle it")
         console.print(line)
@@ -143,7 +146,10 @@ def check_report(console: Console, result: Any, source: str) -> None:
     verdict_notes(console, result.rows)
     for f in result.failures:
         console.print(
-            Text(f"{f['group']} seed {f['seed']}: {f['status']} — {f['reason'] or ''}", style="red")
+            Text(
+                visible(f"{f['group']} seed {f['seed']}: {f['status']} — {f['reason'] or ''}"),
+                style="red",
+            )
         )
     counts = Counter(r["verdict"] for r in result.rows)
     if result.failures:

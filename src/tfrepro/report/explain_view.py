@@ -1,15 +1,18 @@
-"""Terminal rendering of `tfrepro explain` results (computed in explain / analysis)."""
+"""Terminal rendering of `tfrepro explain` results (computed in explain / analysis).
+
+Layer names, config values, reasons and versions come from the user's model and environment:
+they go into markup through `markup_safe` (brackets escaped, control characters shown).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tfrepro.analysis.stages import PER_ITEM_STAGES, PER_LAYER_STAGES
-from tfrepro.report.style import fmt_delta
+from tfrepro.report.style import fmt_delta, markup_safe, visible
 
 if TYPE_CHECKING:
     from tfrepro.tasks.explain import ExplainResult
@@ -28,7 +31,7 @@ def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
     items = stage.get("items") or []
     for item in items[:20]:
         table.add_row(
-            escape(str(item["name"])),
+            markup_safe(item["name"]),
             "yes" if item["bitwise"] else "[red]no[/]",
             fmt_delta(item["max_abs"]),
             fmt_delta(item.get("max_rel")),
@@ -43,7 +46,8 @@ def render(console: Console, result: ExplainResult) -> None:
     _sides(console, result.cells)
     if result.probed is not None:
         console.print(
-            f"Probed at the script's fit #{result.probed['fit']}: {escape(result.probed['why'])}",
+            f"Probed at the script's fit #{result.probed['fit']}: "
+            + markup_safe(result.probed["why"]),
             highlight=False,
         )
     _first_divergence(console, result.first_divergence, result.first_after_transplant)
@@ -63,24 +67,28 @@ def _sides(console: Console, cells: dict[str, dict[str, Any]]) -> None:
     for label in ("A", "B"):
         c = cells[label]
         console.print(
-            f"[bold]{label}[/]: TF {c['tf']}, Keras {c['keras']} ({c['keras_module']}), "
-            f"Python {c['python']}, numpy {c['numpy']}, optimizer {c['optimizer']}",
+            f"[bold]{label}[/]: "
+            + markup_safe(
+                f"TF {c['tf']}, Keras {c['keras']} ({c['keras_module']}), "
+                f"Python {c['python']}, numpy {c['numpy']}, optimizer {c['optimizer']}"
+            ),
             highlight=False,
         )
 
 
 def _first_divergence(console: Console, first: dict[str, Any], after: str) -> None:
     """The first stage that diverged, and where the transplant of A's weights moved it."""
-    where = f" at [bold]{escape(str(first['layer']))}[/]" if first.get("layer") else ""
+    where = f" at [bold]{markup_safe(first['layer'])}[/]" if first.get("layer") else ""
     console.print(
-        f"\nFirst divergence: [bold red]{first['stage']}[/]{where}"
+        f"\nFirst divergence: [bold red]{markup_safe(first['stage'])}[/]{where}"
         + (
-            f"; after transplanting A's weights: [bold]{after}[/]"
+            f"; after transplanting A's weights: [bold]{markup_safe(after)}[/]"
             if after != first["stage"]
             else ""
         )
         + (
-            f" [yellow](before it, not measured: {', '.join(first['not_measured_before'])})[/]"
+            " [yellow](before it, not measured: "
+            f"{markup_safe(', '.join(first['not_measured_before']))})[/]"
             if first.get("not_measured_before")
             else ""
         )
@@ -110,7 +118,7 @@ def _stage_table(console: Console, stages: dict[str, dict[str, Any]]) -> None:
             fmt_delta(s["max_abs"]),
             fmt_delta(s.get("max_ulp")),
             fmt_delta(s["tolerance"]),
-            escape(where),
+            markup_safe(where),
         )
     console.print(table)
 
@@ -119,7 +127,7 @@ def _not_measured(console: Console, stages: dict[str, dict[str, Any]]) -> None:
     """Why each unmeasured stage is, and what that means for the first divergence."""
     unmeasured = {n: s for n, s in stages.items() if not s.get("measured", True)}
     for name, s in unmeasured.items():
-        console.print(f"[yellow]{name} not measured[/]: {escape(s['reason'])}")
+        console.print(f"[yellow]{markup_safe(name)} not measured[/]: {markup_safe(s['reason'])}")
     if unmeasured:
         console.print(
             "  the first divergence is the first of the measured stages: a stage not "
@@ -139,34 +147,37 @@ def _ablation_table(console: Console, ablations: list[dict[str, Any]]) -> None:
         if ab["status"] != "ok":
             colour = "yellow" if ab["status"] == "cannot run" else "red"
             abl.add_row(
-                f"{ab['knob']}={ab['value']}",
+                markup_safe(f"{ab['knob']}={ab['value']}"),
                 _SIDES[ab.get("side", "B")],
                 f"[{colour}]{ab['status']}[/]",
                 "",
                 "",
-                escape(ab.get("reason", "")[:60]),
+                markup_safe(ab.get("reason", "")[:60]),
             )
             if ab["status"] == "cannot run":
                 clashes.append(ab.get("reason", ""))
             continue
         abl.add_row(
-            f"{ab['knob']}={ab['value']}",
+            markup_safe(f"{ab['knob']}={ab['value']}"),
             _SIDES[ab.get("side", "B")],
-            ab["first_after_transplant"],
+            markup_safe(ab["first_after_transplant"]),
             fmt_delta(ab["gap_before"]),
             fmt_delta(ab["gap_after"]),
             "[green]yes[/]" if ab["closes"] else "no",
         )
     console.print(abl)
     for reason in clashes:  # in full: it says which pair of knobs and TensorFlow's reason
-        console.print(f"[yellow]note:[/] {escape(reason)}", highlight=False)
+        console.print(f"[yellow]note:[/] {markup_safe(reason)}", highlight=False)
 
 
 def _causes(console: Console, causes: list[dict[str, Any]]) -> None:
     console.print("\n[bold]Causes, most likely first[/]")
     for i, c in enumerate(causes[:12], 1):
         console.print(
-            f"{i:>2}. [{c['stage']}] {c['cause']}", highlight=False, soft_wrap=True, markup=False
+            visible(f"{i:>2}. [{c['stage']}] {c['cause']}"),
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )  # causes quote layer names and errors as they are
     if not causes:
         console.print("   none found: the two groups are identical at every stage")

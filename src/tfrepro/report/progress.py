@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +17,7 @@ from rich.progress import (
 )
 
 from tfrepro.record import Status
+from tfrepro.report.style import markup_safe
 
 if TYPE_CHECKING:
     from tfrepro.envs.request import EnvRequest
@@ -58,11 +58,12 @@ class RichReporter:
         return task
 
     def __enter__(self) -> RichReporter:
-        self.progress.__enter__()
-        return self
+        return self  # the bars start with the first cell to run (planned): an error in
+        # planning, or nothing to do, leaves no empty progress display behind
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+        if self._cells is not None:
+            self.progress.__exit__(*exc)  # type: ignore[arg-type]
 
     def planned(self, total: int, todo: int, envs: int) -> None:
         skipped = total - todo
@@ -71,20 +72,22 @@ class RichReporter:
             f"[bold]{todo}[/] to run in {envs} environment(s)"
         )
         if todo:
+            self.progress.__enter__()
             self._envs = self.progress.add_task("environments", total=envs, detail="")
             self._cells = self.progress.add_task("cells", total=todo, detail="")
 
     def env_started(self, env: EnvRequest, cached: bool) -> None:
         what = "cached" if cached else "building"
         self.progress.update(
-            self._task(self._envs), detail=f"{what} TF {env.tf_version} py{env.python_version}"
+            self._task(self._envs),
+            detail=markup_safe(f"{what} TF {env.tf_version} py{env.python_version}"),
         )
 
     def env_done(self, env: EnvRequest, error: str | None) -> None:
         self.progress.advance(self._task(self._envs))
         if error:
             self.console.print(
-                f"[red]environment failed[/]: {error}", highlight=False, soft_wrap=True
+                f"[red]environment failed[/]: {markup_safe(error)}", highlight=False, soft_wrap=True
             )
 
     def cell_started(self, cell: Cell) -> None:
@@ -96,11 +99,11 @@ class RichReporter:
         detail = " ".join(f"{k} {v}" for k, v in self.counts.items() if v)
         self.progress.update(self._task(self._cells), detail=detail)
         style = _STYLE.get(outcome.status, "white")
-        # user strings (env values, reasons, tracebacks) are text, never markup
+        # user strings (env values, reasons, tracebacks) are text, never markup nor controls
         failed = outcome.status != Status.OK and outcome.reason
-        reason = f" — {escape(outcome.reason)}" if failed else ""
+        reason = f" — {markup_safe(outcome.reason)}" if failed else ""
         self.console.print(
-            f"[{style}]{outcome.status:>8}[/] {escape(cell.describe())} "
+            f"[{style}]{outcome.status:>8}[/] {markup_safe(cell.describe())} "
             f"[dim]({outcome.wall_seconds:.1f} s)[/]{reason}",
             highlight=False,
             soft_wrap=True,
@@ -109,8 +112,8 @@ class RichReporter:
     def cell_elsewhere(self, cell: Cell) -> None:
         self.progress.advance(self._task(self._cells))
         self.console.print(
-            f"[dim]{'skipped':>8} {escape(cell.describe())} (finished meanwhile by another run on "
-            "this store)[/]",
+            f"[dim]{'skipped':>8} {markup_safe(cell.describe())} (finished meanwhile by another "
+            "run on this store)[/]",
             highlight=False,
             soft_wrap=True,
         )

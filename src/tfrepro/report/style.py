@@ -2,17 +2,21 @@
 symbols and emoji, the headline, and every number format the reports and terminal views use.
 
 Nothing here decides a verdict; it only sorts, counts and words the ones it is given. Every
-formatter returns "—" for a missing value.
+formatter returns "—" for a missing value. `visible` (and `markup_safe`, for rich markup) is
+how every user string reaches a terminal or a Markdown file.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from rich.markup import escape
 
 from tfrepro.analysis.ladder import BY_SEVERITY, Verdict
 
@@ -51,6 +55,22 @@ HEADLINE_RICH = {"different": "bold red", "inconclusive": "bold yellow", "same":
 HEADLINE_MARK = {"different": "🔴", "inconclusive": "🟡", "same": "🟢"}
 # `check`'s outcome ("pass" | "different" | "inconclusive"): rich style, bold yellow otherwise.
 OUTCOME_RICH = {"pass": "bold green", "different": "bold red"}
+
+
+# C0 controls but newline and tab, DEL and C1: a terminal acts on them (ESC starts colours,
+# hyperlinks and cursor moves, BEL ends an OSC sequence), so user strings never carry them raw.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(value: Any) -> str:
+    """`value` as text whose control characters are shown, not obeyed: ESC becomes `\\x1b`."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def markup_safe(value: Any) -> str:
+    """`value` for a rich string that is read as markup: control characters shown, and
+    brackets escaped so that "[bold]" stays text."""
+    return escape(visible(value))
 
 
 @dataclass(frozen=True)

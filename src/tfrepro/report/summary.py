@@ -1,8 +1,9 @@
 """The short forms of the report: a terminal summary and a Markdown pull-request comment.
 
 Both list the verdicts the analysis computed, worst first; neither computes anything. User
-strings are escaped for their medium: rich markup is never interpreted, and Markdown cells
-escape the characters that would break a table or become HTML in a PR comment.
+strings are escaped for their medium: rich markup is never interpreted, Markdown cells escape
+the characters that would break a table or become HTML in a PR comment, and in both a control
+character (an ESC that would start a terminal sequence) is shown as `\x1b` (style.visible).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from tfrepro.report.style import (
     fmt_pct,
     fmt_signed,
     headline,
+    markup_safe,
     sort_rows,
+    visible,
 )
 
 MAX_ROWS = 30  # longer tables are cut in both forms; the HTML report has every row
@@ -36,8 +39,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 
 
 def md(text: Any) -> str:
-    """Escape a value for a GitHub Markdown table cell: no markup, no HTML, one line."""
-    s = " ".join(str(text).split())
+    """Escape a value for a GitHub Markdown table cell: no markup, no HTML, one line, no
+    control characters."""
+    s = " ".join(visible(text).split())
     s = s.replace("&", "&amp;")
     return _MD_SPECIAL.sub(
         lambda m: {"<": "&lt;", ">": "&gt;", "|": "\\|"}.get(m.group(1), "\\" + m.group(1)), s
@@ -70,7 +74,9 @@ def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, dict[st
 def print_summary(console: Console, data: ReportData, html_path: str | None = None) -> None:
     """Headline, then one line per pair: each metric's verdict and difference, and churn."""
     h = headline(data.comparisons)
-    console.print(Text(data.title, style="bold"), Text(_counts(data), style="dim"))
+    console.print(
+        Text(visible(data.title), style="bold"), Text(visible(_counts(data)), style="dim")
+    )
     console.print(Text(h.title, style=HEADLINE_RICH.get(h.level, "bold")), Text(f"({h.detail})"))
     pairs = _pairs(sort_rows(data.comparisons))
     if pairs:
@@ -78,7 +84,7 @@ def print_summary(console: Console, data: ReportData, html_path: str | None = No
         table.add_column("a", no_wrap=True)
         table.add_column("b", no_wrap=True)
         for m in data.metrics:
-            table.add_column(f"{m}: verdict, b − a", no_wrap=True)
+            table.add_column(f"{markup_safe(m)}: verdict, b − a", no_wrap=True)
         table.add_column("churn", justify="right", no_wrap=True)
         for a, b, by_metric in pairs[:MAX_ROWS]:
             cells = []
@@ -93,22 +99,28 @@ def print_summary(console: Console, data: ReportData, html_path: str | None = No
                     )
                 )
             churn = next((r.get("churn") for r in by_metric.values()), None)
-            table.add_row(Text(a), Text(b), *cells, fmt_pct(churn))
+            table.add_row(Text(visible(a)), Text(visible(b)), *cells, fmt_pct(churn))
         console.print(table)
         if len(pairs) > MAX_ROWS:
             console.print(f"… {len(pairs) - MAX_ROWS} more pairs in the HTML report", style="dim")
     for c in data.failed[:5]:
         group = data.group_of(c)
         console.print(
-            Text(f"{c['status']:>8} ", style="red"),
-            Text(f"{group.label if group else '—'} seed {c.get('seed')}: {c.get('reason') or ''}"),
+            Text(visible(f"{c['status']:>8} "), style="red"),
+            Text(
+                visible(
+                    f"{group.label if group else '—'} seed {c.get('seed')}: {c.get('reason') or ''}"
+                )
+            ),
         )
     if len(data.failed) > 5:
         console.print(f"… and {len(data.failed) - 5} more not-ok cells", style="dim")
     if html_path:
         console.print(
             Text.assemble(
-                ("report: ", "dim"), html_path, (" (confidence intervals, p-values, plots)", "dim")
+                ("report: ", "dim"),
+                visible(html_path),
+                (" (confidence intervals, p-values, plots)", "dim"),
             )
         )
 

@@ -1,4 +1,8 @@
-"""Terminal tables: the per-release run summary, the cell list, the release list."""
+"""Terminal tables: the per-release run summary, the cell list, the release list.
+
+Table cells given as strings are read as rich markup: user strings (knob and environment
+values, failure reasons, metric names) go in through `markup_safe`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tfrepro.record import Status, final_weights_id
-from tfrepro.report.style import fmt_fixed_signed, fmt_mean_std, fmt_sig
+from tfrepro.report.style import fmt_fixed_signed, fmt_mean_std, fmt_sig, markup_safe, visible
 
 
 def _varying(cells: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -58,7 +63,7 @@ def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
     for col in ("group", "Keras", "Python", "ok", "failed"):
         table.add_column(col, justify="right" if col in ("ok", "failed") else "left")
     for m in metric_names:
-        table.add_column(f"{m} (mean ± std)", justify="right")
+        table.add_column(f"{markup_safe(m)} (mean ± std)", justify="right")
     table.add_column("distinct final weights", justify="right")
     for key in sorted(groups, key=lambda k: (_version_sort(k), k)):
         rows = groups[key]
@@ -67,9 +72,9 @@ def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
         pys = ", ".join(sorted({c["python_version"] for c in rows}))
         hashes = {final_weights_id(c) for c in ok} - {None}
         table.add_row(
-            key,
-            keras or "—",
-            pys,
+            markup_safe(key),
+            markup_safe(keras or "—"),
+            markup_safe(pys),
             str(len(ok)),
             str(len(rows) - len(ok)),
             *(
@@ -81,10 +86,9 @@ def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
     console.print(table)
     failures = [c for c in cells if c["status"] != Status.OK]
     for c in failures[:20]:
-        console.print(
-            f"[red]{c['status']}[/] tf {c['tf_version']} seed {c['seed']}: {c.get('reason') or ''}",
-            highlight=False,
-        )
+        line = Text(str(c["status"]), style="red")
+        line.append(visible(f" tf {c['tf_version']} seed {c['seed']}: {c.get('reason') or ''}"))
+        console.print(line, highlight=False)
     if len(failures) > 20:
         console.print(f"… and {len(failures) - 20} more (see `tfrepro cells`)")
 
@@ -112,15 +116,20 @@ def cell_table(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
         knobs = ", ".join(f"{k}={v}" for k, v in c["knobs"].items())
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((c.get("metrics") or {}).items()))
         table.add_row(
-            c["id"],
-            c["tf_version"],
-            str(c.get("keras_version") or "—"),
-            c["python_version"],
-            str(c["seed"]),
-            knobs,
-            c["status"],
-            metrics or (c.get("reason") or "")[:60],
-            (c.get("final_weights_sha256") or "—")[:12],
+            *(
+                markup_safe(v)
+                for v in (
+                    c["id"],
+                    c["tf_version"],
+                    c.get("keras_version") or "—",
+                    c["python_version"],
+                    c["seed"],
+                    knobs,
+                    c["status"],
+                    metrics or (c.get("reason") or "")[:60],
+                    (c.get("final_weights_sha256") or "—")[:12],
+                )
+            )
         )
     console.print(table)
 

@@ -2,6 +2,8 @@
 next-command hints, the environment cache, explain's and bisect's closing lines.
 
 Suggested commands are printed as plain text (no markup, no wrapping) so they can be copied.
+User strings (paths, env values, script arguments, warnings) go through `visible`: a terminal
+never obeys a control character that came from them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from tfrepro import DEFAULT_STORE
+from tfrepro.report.style import markup_safe, visible
 from tfrepro.report.terminal import probe_detail
 from tfrepro.runner.tfrepro_guest.protocol import ScriptInfo
 
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def _plain(console: Console, text: str) -> None:
-    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    console.print(visible(text), highlight=False, markup=False, soft_wrap=True)
 
 
 def store_flag(store: Path) -> str:
@@ -38,8 +41,8 @@ def dry_run(console: Console, cells: Sequence[Cell], warnings: Sequence[str] = (
     for warning in warnings:
         _plain(console, f"warning: {warning}")
     for cell in cells:
-        line = Text(f"{cell.id}  {cell.describe()}  ")  # env values are text, not markup
-        console.print(line.append(cell.env.name, style="dim"), highlight=False)
+        line = Text(visible(f"{cell.id}  {cell.describe()}  "))  # env values: text, not markup
+        console.print(line.append(visible(cell.env.name), style="dim"), highlight=False)
     console.print(f"{len(cells)} cells (dry run: nothing was run)")
 
 
@@ -107,30 +110,53 @@ def script_notes(console: Console, result: RunResult) -> None:
         _plain(console, f"warning: tfrepro could not record everything: {warning}")
 
 
+def nothing_to_compare(console: Console, by: str) -> None:
+    _plain(
+        console,
+        f"nothing to compare: the ok cells have fewer than two values of {by} (group by "
+        f"another axis with --by)",
+    )
+
+
+def baseline_saved(console: Console, data: dict[str, Any], by: str, path: Path) -> None:
+    n = sum(g["n_ok"] for g in data["groups"])
+    _plain(
+        console,
+        f"baseline: {n} ok cell(s) in {len(data['groups'])} group(s) by {by} written to "
+        f"{path}; check later with `tfrepro check --baseline {path}`",
+    )
+
+
 def envs_table(console: Console, rows: Sequence[dict[str, Any]], root: Path) -> None:
     for r in rows:
         v = r["versions"]
         keras = v.get("keras") or v.get("tf_keras") or "tf.keras"
         console.print(
-            f"{r['name']:<45} TF {v.get('tensorflow')} Keras {keras} "
-            f"numpy {v.get('numpy')} {r['size_mb']} MB, last used {r['last_used']}",
+            visible(
+                f"{r['name']:<45} TF {v.get('tensorflow')} Keras {keras} "
+                f"numpy {v.get('numpy')} {r['size_mb']} MB, last used {r['last_used']}"
+            ),
             highlight=False,
+            markup=False,
         )
-    console.print(f"{len(rows)} environment(s) in {root}")
+    _plain(console, f"{len(rows)} environment(s) in {root}")
 
 
 def env_built(console: Console, env: BuiltEnv, seconds: float) -> None:
     console.print(
-        f"{env.name}: TF {env.versions.get('tensorflow')}, "
-        f"numpy {env.versions.get('numpy')} ({seconds:.1f} s)",
+        visible(
+            f"{env.name}: TF {env.versions.get('tensorflow')}, "
+            f"numpy {env.versions.get('numpy')} ({seconds:.1f} s)"
+        ),
         highlight=False,
+        markup=False,
     )
 
 
 def pruned(console: Console, removed: Sequence[str], root: Path) -> None:
     for name in removed:
-        console.print(f"removed {name}")
-    console.print(f"{len(removed)} removed from {root}")
+        _plain(console, f"removed {name}")
+    _plain(console, f"{len(removed)} removed from {root}")
 
 
 def explanation_kept(console: Console, store: Path) -> None:
@@ -165,13 +191,9 @@ def bisect_result(console: Console, result: BisectResult) -> None:
             f"(bound {result.max_probes})"
         )
         for n in result.release_notes or []:
-            console.print(
-                f"  release note {n['release']} ({n['component']}): {n['text']}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            _plain(console, f"  release note {n['release']} ({n['component']}): {n['text']}")
     else:
         console.print(
-            f"\n[bold]{result.status}[/]: still open between {result.open_interval}",
+            f"\n[bold]{result.status}[/]: still open between {markup_safe(result.open_interval)}",
             highlight=False,
         )

@@ -3,6 +3,7 @@ schema and its migration, damage detection; and the one write transaction every 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -90,6 +91,22 @@ def _opening(root: Path, *, create: bool) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def read_uri(db: Path) -> str | None:
+    """How a read opens the store file `db`: None (as it is) where tfrepro may write in its
+    folder, since sqlite keeps a WAL store's -shm and -wal files next to it; else a read-only
+    URI that creates, locks and writes nothing. Immutable while no -wal file holds writes not
+    yet merged (nobody can add any to a folder that cannot be written), or read-only through
+    the -wal and -shm files a killed writer left."""
+    if os.access(db.parent, os.W_OK) and os.access(db, os.W_OK):
+        return None
+    return f"{db.as_uri()}?mode=ro" + ("" if _unmerged_wal(db) else "&immutable=1")
+
+
+def _unmerged_wal(db: Path) -> bool:
+    wal = db.with_name(db.name + "-wal")
+    return wal.exists() and wal.stat().st_size > 0
+
+
 def _is_damage(exc: sqlite3.Error) -> bool:
     """sqlite's corruption codes only: 'database is locked' and the like are not damage."""
     name = getattr(exc, "sqlite_errorname", None)
@@ -125,6 +142,13 @@ class Connection:
         except sqlite3.Error as exc:
             if _is_damage(exc):
                 raise StoreError(_damaged(db, exc)) from None
+            if not create and read_uri(db) is not None and _unmerged_wal(db):
+                raise StoreError(
+                    f"cannot read the store at '{self.root}' ({exc}): its folder cannot be "
+                    f"written and sqlite needs to write beside it (a run that was killed left "
+                    f"{db.name}-wal); copy the folder somewhere writable and pass the copy as "
+                    f"--store"
+                ) from None
             raise StoreError(f"cannot open the store at '{self.root}': {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot open the store at '{self.root}': {exc}") from None
@@ -142,7 +166,10 @@ class Connection:
         while True:
             conn = None
             try:
-                conn = sqlite3.connect(db, timeout=_BUSY_WAIT_S, isolation_level=None)
+                uri = None if create else read_uri(db)
+                conn = sqlite3.connect(
+                    uri or db, timeout=_BUSY_WAIT_S, isolation_level=None, uri=uri is not None
+                )
                 if create:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")

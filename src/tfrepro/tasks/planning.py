@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfrepro import DEFAULT_STORE, datasets, scripts
+from tfrepro import DEFAULT_STORE, datasets, python_compat, scripts
 from tfrepro.envs import catalogue, interpreters, provision
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell, plan
@@ -91,6 +91,7 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
         )
     if opts.cache is not None:
         provision.envs_root(opts.cache)  # a --cache that cannot be a folder: said before a run
+    _check_store(opts.store)
     cat = catalogue.load()
     releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
     available, forced = interpreters.pool(opts.python)
@@ -116,7 +117,33 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
         model_sha256=model_sha,
         forced_python=forced,
     )
+    _check_python(spec, target, cells)
     return Planned(spec, cells, data, script=target)
+
+
+def _check_store(store: Path) -> None:
+    """A --store that cannot be a folder, said before a run and by a dry run alike (which
+    creates no store, so would not find out)."""
+    existing = next((p for p in (store, *store.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(
+            f"--store: cannot use '{store}' as the result store ('{existing}' is a file, not a "
+            f"folder); give a folder (it is created if missing), e.g. --store .tfrepro"
+        )
+
+
+def _check_python(spec: Spec, target: scripts.Target | None, cells: list[Cell]) -> None:
+    """The model file or script must run on the Python of every planned release (TF 1.15 runs
+    on 3.7): refused here, before an environment is built, rather than in every cell."""
+    pythons = {c.tf_version: c.env.python_version for c in cells}
+    model = spec.model_path()
+    if model is not None:
+        python_compat.check(model.read_bytes(), f"model file '{model}'", pythons)
+    elif target is not None and target.kind == "file":
+        python_compat.check(target.path.read_bytes(), f"script '{target.path}'", pythons)
+    elif target is not None and target.source is not None:  # a notebook's code cells
+        where = scripts.notebook_where(target.source)
+        python_compat.check(target.source, f"notebook '{target.path}'", pythons, where)
 
 
 def stage_inputs(store: Store, planned: Planned, seeds: set[int]) -> Inputs:
