@@ -29,7 +29,10 @@ def test_explain_on_the_tutorial_script_names_stage_layer_and_knob(
     done = ok(tfrepro(*args, "--", "python", "tutorial_cnn.py", "--epochs", "2",
                       cwd=project, cache=env_cache))  # fmt: skip
     r = json.loads(done.stdout)
-    assert r["first_divergence"] == {"stage": "data", "layer": "y: dtype float32 → float64"}
+    assert r["first_divergence"] == {
+        "stage": "data",
+        "layer": "y: dtype float32 → float64, values equal",
+    }
     stages = r["stages"]
     assert not stages["forward"]["diverged"] and stages["forward"]["bitwise"]
     assert r["first_after_transplant"] == "train_forward"

@@ -8,17 +8,17 @@ The corpus environments only have tensorflow + numpy, so everything the
 scripts need from scikit-learn is frozen here into .npz files. Everything
 else is generated with a fixed numpy seed so re-running gives the same bytes.
 """
-import os
+
+from pathlib import Path
 
 import numpy as np
 from sklearn import datasets
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = Path(__file__).resolve().parent
 
 
 def save(name, **arrays):
-    path = os.path.join(HERE, name)
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(HERE / name, **arrays)
     print(f"{name}: " + ", ".join(f"{k} {v.dtype} {v.shape}" for k, v in arrays.items()))
 
 
@@ -36,8 +36,9 @@ def main():
 
     # Noisy multi-frequency sine series for the time-series scripts.
     t = np.arange(3000, dtype=np.float32)
-    series = (np.sin(2 * np.pi * t / 50.0) + 0.5 * np.sin(2 * np.pi * t / 13.0)
-              + 0.1 * rng.randn(t.size)).astype(np.float32)
+    series = (
+        np.sin(2 * np.pi * t / 50.0) + 0.5 * np.sin(2 * np.pi * t / 13.0) + 0.1 * rng.randn(t.size)
+    ).astype(np.float32)
     save("sine_series.npz", series=series)
 
     # Toy "reviews": token ids from a 200-word vocabulary, label = whether
@@ -56,11 +57,16 @@ def main():
 
     # Tabular regression: y = nonlinear function of 8 features + noise (1-D y).
     x = rng.randn(1500, 8).astype(np.float32)
-    y = (2.0 * x[:, 0] - x[:, 1] * x[:, 2] + np.sin(x[:, 3]) * 3.0
-         + 0.5 * x[:, 4] ** 2 + 0.1 * rng.randn(1500)).astype(np.float32)
+    y = (
+        2.0 * x[:, 0]
+        - x[:, 1] * x[:, 2]
+        + np.sin(x[:, 3]) * 3.0
+        + 0.5 * x[:, 4] ** 2
+        + 0.1 * rng.randn(1500)
+    ).astype(np.float32)
     save("regression.npz", x=x, y=y)
 
-    total = sum(os.path.getsize(os.path.join(HERE, f)) for f in os.listdir(HERE) if f.endswith(".npz"))
+    total = sum(p.stat().st_size for p in HERE.glob("*.npz"))
     print(f"total {total} bytes")
 
 
