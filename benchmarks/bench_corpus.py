@@ -185,6 +185,7 @@ def main() -> int:
                 )
                 if b["exit"] == 0:
                     ran_bare.append(release)
+            _save(args.out, rows, explains)  # after every script: a stopped run keeps its rows
             if args.explain:
                 for a, b2 in itertools.pairwise(ran_bare):
                     e = explain(script, a, b2, tmp / f"{script.stem}-x-{a}-{b2}", args.cache)
@@ -206,9 +207,13 @@ def main() -> int:
         done = sum(e["ok"] for e in explains)
         tracebacks = sum(bool(e.get("traceback")) for e in explains)
         print(f"explain completed: {done} of {len(explains)} pairs; tracebacks: {tracebacks}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "explains": explains}, indent=1) + "\n")
+    _save(args.out, rows, explains)
     return 0
+
+
+def _save(out: Path, rows: list[dict[str, Any]], explains: list[dict[str, Any]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "explains": explains}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -590,7 +590,7 @@ def _side(cell_id: str) -> Any:
 
 
 def test_probe_target_defaults_to_the_first_fit_of_the_first_model_that_differs() -> None:
-    from tfrepro.tasks.explain import probe_target
+    from tfrepro.analysis.fits import probe_target
 
     stored = [_script_cell("a", "g1"), _script_cell("b", "g2")]
     chosen = probe_target(stored, _side("a"), _side("b"), None, None)  # type: ignore[arg-type]
@@ -599,7 +599,7 @@ def test_probe_target_defaults_to_the_first_fit_of_the_first_model_that_differs(
 
 
 def test_probe_target_is_the_first_fit_without_stored_cells_or_differences() -> None:
-    from tfrepro.tasks.explain import probe_target
+    from tfrepro.analysis.fits import probe_target
 
     assert probe_target([], _side("a"), _side("b"), None, None)["fit"] == 1  # type: ignore[arg-type]
     same = [_script_cell("a", "g"), _script_cell("b", "g")]
@@ -607,7 +607,7 @@ def test_probe_target_is_the_first_fit_without_stored_cells_or_differences() -> 
 
 
 def test_probe_target_follows_fit_and_model() -> None:
-    from tfrepro.tasks.explain import probe_target
+    from tfrepro.analysis.fits import probe_target
 
     stored = [_script_cell("a", "g1"), _script_cell("b", "g2")]
     assert probe_target(stored, _side("a"), _side("b"), 2, None)["fit"] == 2  # type: ignore[arg-type]
@@ -644,7 +644,7 @@ def test_release_notes_are_filtered_by_the_cells_device() -> None:
 
 
 def test_a_flip_tensorflow_refuses_with_determinism_is_a_knob_clash_not_a_failure() -> None:
-    from tfrepro.tasks.explain import _knob_clash
+    from tfrepro.analysis.attribution import knob_clash as _knob_clash
 
     reason = (
         "probe B xla=on (tf 2.16.2 py3.11.7 seed 0) failed: the probe in the script failed: "

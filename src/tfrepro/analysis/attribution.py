@@ -266,3 +266,19 @@ def _note_causes(
             text = f"release note {note['release']} ({note['component']}): {note['text']}"
             out.append(_cause(text, stage, note))
     return out
+
+
+# TensorFlow's words when a knob's setting cannot run together with op determinism
+_NO_DETERMINISTIC = ("no deterministic implementation", "does not have a deterministic")
+
+
+def knob_clash(knob: str, value: Any, reason: str) -> str | None:
+    """A flip that TensorFlow refuses to run with another knob (XLA with op determinism): why,
+    in TF's words; None for any other failure."""
+    if any(words in reason.lower() for words in _NO_DETERMINISTIC):
+        tf_words = reason.rsplit(": ", 1)[-1].strip()[:300]
+        return (
+            f"{knob}={value} cannot run with determinism=true here (TensorFlow: {tf_words}); "
+            "this pair of knobs cannot be compared on this model"
+        )
+    return None

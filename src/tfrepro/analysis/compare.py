@@ -171,6 +171,74 @@ def compare_groups(
 ) -> list[dict[str, Any]]:
     """Rows for one pair of groups (ok cells only), without verdicts: pass every row of one
     family of comparisons to `decide`."""
+    matched = _matched(a_cells, b_cells, by)
+    weights = _weights_facts(matched)
+    shared = _shared(a_cells, b_cells, matched, predictions, labels)
+    rows = []
+    for metric in metrics:
+        spread, equal = _metric_facts(a_cells, b_cells, matched, metric, margin, alpha)
+        row: dict[str, Any] = {"axis": by, "a": a, "b": b, "metric": metric}
+        row.update(verdict=None, reason=None)
+        row.update(spread)
+        row.update({k: weights[k] for k in ("n_matched", "identical_weights", "identical_init")})
+        row.update(bitwise=weights["bitwise"], metric_equal=equal, seeds_needed=None)
+        row.update(models=weights["models"], models_differ=weights["models_differ"], **shared)
+        rows.append(row)
+    return rows
+
+
+def _metric_facts(
+    a_cells: Sequence[Cell],
+    b_cells: Sequence[Cell],
+    matched: Sequence[tuple[Cell, Cell]],
+    metric: str,
+    margin: float | None,
+    alpha: float,
+) -> tuple[dict[str, Any], bool]:
+    """A metric's two samples: means, spreads, the tests' p-values, the margin and noise
+    floor; and whether every matched pair agrees within RTOL/ATOL."""
+    va, vb = metric_values(a_cells, metric), metric_values(b_cells, metric)
+    pairs_m = [
+        (ca["metrics"][metric], cb["metrics"][metric])
+        for ca, cb in matched
+        if _finite(ca, metric) and _finite(cb, metric)
+    ]
+    mean_a, mean_b = stats.mean(va), stats.mean(vb)
+    diff = mean_b - mean_a if mean_a is not None and mean_b is not None else None
+    noise = stats.pooled_std(va, vb)
+    ci_low, ci_high = stats.bootstrap_ci(va, vb)
+    spread = {
+        "mean_a": mean_a,
+        "std_a": stats.std(va),
+        "n_a": len(va),
+        "mean_b": mean_b,
+        "std_b": stats.std(vb),
+        "n_b": len(vb),
+        "diff": diff,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "p_value": stats.welch_p(va, vb),
+        "p_adjusted": None,
+        "mannwhitney_p": stats.mannwhitney_p(va, vb),
+        "tost_p": (
+            stats.tost_p(va, vb, margin) if margin is not None else stats.tost_noise_p(va, vb, 1.0)
+        ),
+        "margin": margin if margin is not None else noise,
+        "margin_source": "given" if margin is not None else DEFAULT_MARGIN,
+        "alpha": alpha,
+        "noise_floor": noise,
+        "effect_size": diff / noise if diff is not None and noise else None,
+    }
+    equal = (
+        bool(pairs_m)
+        and len(pairs_m) == len(matched)
+        and all(math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) for x, y in pairs_m)
+    )
+    return spread, equal
+
+
+def _matched(a_cells: Sequence[Cell], b_cells: Sequence[Cell], by: str) -> list[tuple[Cell, Cell]]:
+    """Pairs of A and B cells that differ only along `by` (the same seed and settings)."""
     a_by_key: dict[tuple[Any, ...], Cell] = {}
     for c in a_cells:
         a_by_key.setdefault(match_key(c, by), c)
@@ -181,76 +249,31 @@ def compare_groups(
         if k in a_by_key and k not in seen:
             seen.add(k)
             matched.append((a_by_key[k], c))
+    return matched
 
+
+def _weights_facts(matched: Sequence[tuple[Cell, Cell]]) -> dict[str, Any]:
+    """What the matched pairs' weights say: how many end identical (every model a script
+    trained), start identical, and which of a script's models differ (in training order)."""
     same = [
         final_weights_id(ca) is not None and final_weights_id(ca) == final_weights_id(cb)
         for ca, cb in matched
     ]
-    # a script that trains several models: which of them differ (names, in training order)
-    differ = list(dict.fromkeys(n for ca, cb in matched for n in models_that_differ(ca, cb)))
     same_init = sum(
         ca.get("init_weights_sha256") is not None
         and ca.get("init_weights_sha256") == cb.get("init_weights_sha256")
         for ca, cb in matched
     )
-    shared = _shared(a_cells, b_cells, matched, predictions, labels)
-    rows = []
-    for metric in metrics:
-        va, vb = metric_values(a_cells, metric), metric_values(b_cells, metric)
-        pairs_m = [
-            (ca["metrics"][metric], cb["metrics"][metric])
-            for ca, cb in matched
-            if _finite(ca, metric) and _finite(cb, metric)
-        ]
-        mean_a, mean_b = stats.mean(va), stats.mean(vb)
-        diff = mean_b - mean_a if mean_a is not None and mean_b is not None else None
-        noise = stats.pooled_std(va, vb)
-        m = margin if margin is not None else noise
-        ci_low, ci_high = stats.bootstrap_ci(va, vb)
-        rows.append(
-            {
-                "axis": by,
-                "a": a,
-                "b": b,
-                "metric": metric,
-                "verdict": None,
-                "reason": None,
-                "mean_a": mean_a,
-                "std_a": stats.std(va),
-                "n_a": len(va),
-                "mean_b": mean_b,
-                "std_b": stats.std(vb),
-                "n_b": len(vb),
-                "diff": diff,
-                "ci_low": ci_low,
-                "ci_high": ci_high,
-                "p_value": stats.welch_p(va, vb),
-                "p_adjusted": None,
-                "mannwhitney_p": stats.mannwhitney_p(va, vb),
-                "tost_p": (
-                    stats.tost_p(va, vb, margin)
-                    if margin is not None
-                    else stats.tost_noise_p(va, vb, 1.0)
-                ),
-                "margin": m,
-                "margin_source": "given" if margin is not None else DEFAULT_MARGIN,
-                "alpha": alpha,
-                "noise_floor": noise,
-                "effect_size": diff / noise if diff is not None and noise else None,
-                "n_matched": len(matched),
-                "identical_weights": sum(same),
-                "identical_init": same_init,
-                "bitwise": bool(matched) and all(same),
-                "metric_equal": bool(pairs_m)
-                and len(pairs_m) == len(matched)
-                and all(math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL) for x, y in pairs_m),
-                "seeds_needed": None,
-                "models": max((len(trained_models(c)) for c, _ in matched), default=0),
-                "models_differ": differ,
-                **shared,
-            }
-        )
-    return rows
+    return {
+        "n_matched": len(matched),
+        "identical_weights": sum(same),
+        "identical_init": same_init,
+        "bitwise": bool(matched) and all(same),
+        "models": max((len(trained_models(c)) for c, _ in matched), default=0),
+        "models_differ": list(
+            dict.fromkeys(n for ca, cb in matched for n in models_that_differ(ca, cb))
+        ),
+    }
 
 
 def _finite(cell: Cell, metric: str) -> bool:

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 from tfrepro import spec as spec_mod
-from tfrepro.analysis import attribution, divergence
+from tfrepro.analysis import attribution, divergence, fits
 from tfrepro.envs import capabilities, provision
 from tfrepro.errors import ExplainError, UsageError
 from tfrepro.execute import cellrun
 from tfrepro.execute.local import map_parallel
 from tfrepro.execute.workers import WorkerPool
 from tfrepro.plan import Cell
-from tfrepro.record import CellRecord, Status, models_that_differ, trained_models
+from tfrepro.record import Status
 from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ProbeSpec, Result
 from tfrepro.spec import Knobs, Spec
 from tfrepro.store import Store
@@ -288,7 +288,9 @@ def explain(
     prober = _Prober(opts, steps)
     probed = None
     if base.script is not None:
-        probed = probe_target(prober.store.cells(), plan_a.cells[0], plan_b.cells[0], fit, model)
+        probed = fits.probe_target(
+            prober.store.cells(), plan_a.cells[0], plan_b.cells[0], fit, model
+        )
         prober.fit = probed["fit"] - 1
         say(f"probing the script at fit #{probed['fit']}: {probed['why']}")
     try:
@@ -411,7 +413,7 @@ class _Ablations:
             label = f"B {flip.knob}={flip.value}" + (" (both)" if both else "")
             flipped = self.prober.run(label, self._plan(self.gb, flip), a)
         except ExplainError as exc:
-            clash = _knob_clash(flip.knob, flip.value, str(exc))
+            clash = attribution.knob_clash(flip.knob, flip.value, str(exc))
             if clash:
                 return {**row, "status": "cannot run", "reason": clash}
             return {**row, "status": "failed", "reason": str(exc)}
@@ -425,65 +427,3 @@ class _Ablations:
         return _plan_one(
             side_spec(self.base, {**group, flip.knob: setting}, self.seed), self.prober.opts
         )
-
-
-# TensorFlow's words when a knob's setting cannot run together with op determinism
-_NO_DETERMINISTIC = ("no deterministic implementation", "does not have a deterministic")
-
-
-def _knob_clash(knob: str, value: Any, reason: str) -> str | None:
-    """A flip that TensorFlow refuses to run with another knob (XLA with op determinism): why,
-    in TF's words; None for any other failure."""
-    if any(words in reason.lower() for words in _NO_DETERMINISTIC):
-        tf_words = reason.rsplit(": ", 1)[-1].strip()[:300]
-        return (
-            f"{knob}={value} cannot run with determinism=true here (TensorFlow: {tf_words}); "
-            "this pair of knobs cannot be compared on this model"
-        )
-    return None
-
-
-def probe_target(
-    stored: list[CellRecord], a: Cell, b: Cell, fit: int | None, model: str | None
-) -> dict[str, Any]:
-    """Which fit call of a script to probe (1-based) and why: the one asked for (--fit), the
-    first fit of the model asked for (--model), else the first fit of the first model whose
-    final weights differ between A's and B's stored cells, else the first fit."""
-    if fit is not None:
-        return {"fit": fit, "model": None, "why": f"--fit {fit}"}
-    cells = {c["id"]: c for c in stored if c.get("status") == Status.OK}
-    ca, cb = cells.get(a.id), cells.get(b.id)
-    if model is not None:
-        seen = ca or cb
-        found = _first_fit_of(seen, model) if seen is not None else None
-        if found is None:
-            raise UsageError(
-                f"--model {model}: no stored cell of this script shows a fit of a model named "
-                f"'{model}'; run the script first (`tfrepro run --tf {a.tf_version} --seeds "
-                f"{a.seed} -- …`) or give --fit N"
-            )
-        return {"fit": found, "model": model, "why": f"the first fit of model '{model}'"}
-    if ca is None or cb is None:
-        return {"fit": 1, "model": None, "why": "the first fit (no stored cells of A and B to "
-                "say which model differs)"}  # fmt: skip
-    differ = models_that_differ(ca, cb)
-    found = _first_fit_of(ca, differ[0]) if differ else None
-    if found is None:
-        return {"fit": 1, "model": None, "why": "the first fit"}
-    return {
-        "fit": found,
-        "model": differ[0],
-        "why": f"the first fit of '{differ[0]}', the first model whose final weights differ "
-        f"between A's and B's stored cells (models that differ: {', '.join(differ)})",
-    }
-
-
-def _first_fit_of(cell: CellRecord, name: str) -> int | None:
-    """1-based index of the first fit call on the model named `name` in a script cell."""
-    models = trained_models(cell)
-    index = next((i for i, m in enumerate(models) if m.get("name") == name), None)
-    fits = (cell.get("script") or {}).get("data") or []
-    for n, entry in enumerate(fits, 1):
-        if index is not None and entry.get("model") == index:
-            return n
-    return None
