@@ -122,7 +122,7 @@ def keras3_step(tf, model):
 
     def step(xb, yb):
         model.reset_metrics()
-        logs = compiled(tf.convert_to_tensor(xb), tf.convert_to_tensor(yb))
+        logs = compiled(*(tf.nest.map_structure(tf.convert_to_tensor, v) for v in (xb, yb)))
         return float(np.asarray(logs["loss"]))
 
     return step

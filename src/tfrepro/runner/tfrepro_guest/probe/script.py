@@ -148,12 +148,16 @@ def _values_sha256(np, a):
     return arrays_sha256([("a", np.asarray(a, dtype=np.float64))])
 
 
-def _has_weights(model):
-    """Whether the model's weights exist (Keras 2 raises for an unbuilt model's weights)."""
+def _fully_built(model):
+    """Whether every weight the model will train with exists: the model has weights (Keras 2
+    raises for an unbuilt model's) and every layer is built (a Sequential whose first layer is
+    a built model still builds the rest inside fit, Keras 3)."""
     try:
-        return bool(model.weights)
+        if not model.weights:
+            return False
     except ValueError:
         return False
+    return all(getattr(layer, "built", True) for layer in getattr(model, "layers", []))
 
 
 def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
@@ -197,7 +201,7 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
     _save(arrays, batches, tf)
     arrays[Array.BATCH_INDEX] = np.arange(len(tf.nest.flatten(batches[0][0])[0]))
 
-    if not _has_weights(model):  # built inside fit, on its first batch: built here the same way
+    if not _fully_built(model):  # built inside fit, on its first batch: built here the same way
         model(tf.nest.map_structure(tf.convert_to_tensor, batches[0][0]), training=False)
         result[Result.BUILT_BY_PROBE] = True
     result[Result.CONFIGS] = stages.configs(model, model.loss)
