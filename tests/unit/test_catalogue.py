@@ -238,3 +238,13 @@ def test_build_from_index_prefers_cpu_wheels_and_skips_what_cannot_be_used() -> 
     assert doc["companions"]["tf-keras"] == {"2.16.0": "2024-03-09T02:00:00Z"}
     c = catalogue_mod._from_json(doc, "index")
     assert versions(c.resolve("2.1..2.16")) == ["2.1.0", "2.16.1"]
+
+
+def test_version_key_is_the_hosts_one_parser() -> None:
+    from tfrepro.envs.catalogue import version_key
+
+    assert version_key("2.16.1") == (2, 16, 1)
+    assert version_key("2.16.0rc1") == (2, 16, 0)
+    assert version_key("2.15.1 onednn=on") == (2, 15, 1)
+    assert version_key("all") == ()
+    assert sorted(["2.9.3", "2.10.0", "1.15.5"], key=version_key) == ["1.15.5", "2.9.3", "2.10.0"]

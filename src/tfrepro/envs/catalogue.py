@@ -30,7 +30,16 @@ _FINAL = re.compile(r"^\d+(\.\d+)*$")
 
 
 def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split("."))
+    """The host's one version parser: '2.16.1' -> (2, 16, 1); the leading numeric parts of
+    each dotted piece, so '2.16.0rc1' -> (2, 16, 0) and text after a space is ignored (group
+    labels such as '2.15.1 onednn=on'); a piece with no leading digit ends the version."""
+    parts = []
+    for piece in version.split(" ", 1)[0].split("."):
+        digits = re.match(r"\d+", piece)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tfrepro.envs.catalogue import version_key
 from tfrepro.record import Status, final_weights_id
 from tfrepro.report.style import fmt_fixed_signed, fmt_mean_std, fmt_sig, markup_safe, visible
 
@@ -65,7 +66,7 @@ def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
     for m in metric_names:
         table.add_column(f"{markup_safe(m)} (mean ± std)", justify="right")
     table.add_column("distinct final weights", justify="right")
-    for key in sorted(groups, key=lambda k: (_version_sort(k), k)):
+    for key in sorted(groups, key=lambda k: (version_key(k), k)):
         rows = groups[key]
         ok = [c for c in rows if c["status"] == Status.OK]
         keras = ", ".join(sorted({str(c["keras_version"]) for c in rows if c.get("keras_version")}))
@@ -91,11 +92,6 @@ def run_summary(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:
         console.print(line, highlight=False)
     if len(failures) > 20:
         console.print(f"… and {len(failures) - 20} more (see `tfrepro cells`)")
-
-
-def _version_sort(key: str) -> tuple[int, ...]:
-    head = key.split()[0]
-    return tuple(int(p) for p in head.split(".") if p.isdigit())
 
 
 def cell_table(console: Console, cells: Sequence[Mapping[str, Any]]) -> None:

@@ -109,9 +109,9 @@ def batch_step(tf, model, keras3):
 def keras3_step(tf, model):
     """Keras 3's own train_step in one tf.function made once: the ops train_on_batch runs.
 
-    Measured on Keras 3.4 (TF 2.16): train_on_batch hands its compiled step a new Python
-    iterator on every call, so the step is traced again each time (~90 ms a step on the MLP,
-    against ~1 ms here); the losses and weights are bitwise the same as train_on_batch's
+    Keras 3.4's train_on_batch hands its compiled step a new Python iterator on every call, so
+    the step is traced again each time (the cost: benchmarks/bench_keras3_step.py, figures in
+    benchmarks/README.md); the losses and weights are bitwise the same as train_on_batch's
     (tests/integration/test_builtin_keras3_step.py). Compiled as Keras compiles it (the model's
     jit_compile), metrics reset first so the loss is that batch's."""
     compiled = tf.function(
