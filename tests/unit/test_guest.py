@@ -297,3 +297,22 @@ def test_arrays_the_host_cannot_load_without_pickle_are_made_plain_or_named() ->
     assert result["forward_unavailable"].startswith("array fwd_0 could not be saved")
     assert not any(n.startswith("fwd_") for n in arrays)  # no stage compared with a hole
     assert "init_0" in arrays
+
+
+def test_a_script_that_enables_eager_itself_is_seen_before_tensorflow_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tfrepro.runner.tfrepro_guest import boot
+
+    (tmp_path / "eager.py").write_text("import tensorflow as tf\ntf.enable_eager_execution()\n")
+    (tmp_path / "graph.py").write_text("import tensorflow as tf\nx = tf.placeholder(tf.float32)\n")
+    monkeypatch.chdir(tmp_path)
+
+    def job(**script: Any) -> dict:
+        return {"kind": "script", "script": {"kind": "file", **script}}
+
+    assert boot._script_enables_eager(job(name="eager.py"))
+    assert not boot._script_enables_eager(job(name="graph.py"))
+    assert not boot._script_enables_eager(job(name="missing.py"))
+    assert boot._script_enables_eager(job(kind="notebook", name="n.ipynb",
+                                          source="tf.compat.v1.enable_v2_behavior()"))  # fmt: skip

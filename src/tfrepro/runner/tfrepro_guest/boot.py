@@ -2,11 +2,12 @@
 the import, the knobs and seeds set after it, the fingerprint. Model cells, scripts and warm
 workers all start here, so a cell is set up the same way wherever it runs."""
 
+import os
 import time
 
 from .platform import compat as compat_mod
 from .platform import fingerprint
-from .protocol import Event, Job, Kind, Result
+from .protocol import Event, Job, Kind, Result, ScriptSpec
 
 
 def prepare(job, events, result, seed=True):
@@ -23,7 +24,13 @@ def prepare(job, events, result, seed=True):
     events.emit(Event.IMPORTED, seconds=result[Result.TIMINGS]["import"])
 
     # a script runs as it would bare: on 1.x in graph mode unless it enables eager itself
-    compat = compat_mod.Compat(tf, knobs, eager=job.get(Job.KIND) != Kind.SCRIPT)
+    eager = job.get(Job.KIND) != Kind.SCRIPT or _script_enables_eager(job)
+    compat = compat_mod.Compat(tf, knobs, eager=eager)
+    if job.get(Job.KIND) == Kind.SCRIPT and eager and compat.tf1:
+        result[Result.KNOBS_APPLIED]["eager"] = (
+            "enabled before the script: it calls enable_eager_execution, which TF 1.x allows "
+            "only at program startup (its own call then does nothing more)"
+        )
     compile_kwargs, applied = apply_knobs(compat, knobs, int(job[Job.SEED]) if seed else None)
     result[Result.KNOBS_APPLIED].update(applied)
     if knobs.get("device") == "gpu" and not any(
@@ -48,3 +55,20 @@ def apply_knobs(compat, knobs, seed):
     else:
         applied["seeding"] = ["none: the script seeds itself (seeding = script)"]
     return compile_kwargs, applied
+
+
+_EAGER_CALLS = ("enable_eager_execution", "enable_v2_behavior")
+
+
+def _script_enables_eager(job):
+    """Whether a script turns on eager execution itself (TF 1.x: it must be the first thing
+    TensorFlow does, and tfrepro's own setup comes before the script's first line)."""
+    script = job.get(Job.SCRIPT) or {}
+    source = script.get(ScriptSpec.SOURCE)  # a notebook's code
+    if source is None and script.get(ScriptSpec.KIND) != ScriptSpec.MODULE:
+        try:
+            with open(os.path.join(os.getcwd(), script.get(ScriptSpec.NAME, ""))) as f:
+                source = f.read()
+        except (OSError, UnicodeDecodeError):
+            return False
+    return any(call in (source or "") for call in _EAGER_CALLS)
