@@ -10,6 +10,7 @@ fresh copy on placeholders fed with the gradients.
 
 from ..platform.compat import variable_names
 from ..protocol import Array, Result, Stage, indexed, unavailable
+from . import stages
 
 
 class Graph(object):
@@ -35,7 +36,7 @@ class Graph(object):
         return [self.np.asarray(v) for v in self.K.batch_get_value(list(variables))]
 
 
-def gradients(np, keras, model, xb, yb, result, arrays):
+def gradients(np, tf, keras, model, xb, yb, result, arrays):
     """The compiled model's total loss on the batch (training mode) and its gradients."""
     K = keras.backend
     variables = list(model.trainable_weights)
@@ -46,7 +47,7 @@ def gradients(np, keras, model, xb, yb, result, arrays):
     for placeholder, w in zip(model._feed_sample_weights, weights or []):
         feeds.append(placeholder)
         values.append(w if w is not None else np.ones(len(values[0]), dtype=np.float32))
-    grads = K.gradients(model.total_loss, variables)
+    grads = [stages.dense(tf, g) for g in K.gradients(model.total_loss, variables)]
     wanted = [g for g in grads if g is not None]
     fn = K.function([*feeds, K.learning_phase()], [model.total_loss, *wanted])
     out = fn([*values, 1])

@@ -209,7 +209,15 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
     arrays[Array.WEIGHT_NAMES] = np.array(variable_names(model.weights))
     for i, w in enumerate(init):
         arrays[indexed(Array.INIT, i)] = w
-    start = stages.start(np, model, spec, result)
+    try:
+        start = stages.start(np, model, spec, result)
+    except stages.Untransplantable as exc:  # other variables (a layer's weights changed form)
+        why = "%s; the init and config stages show how the models differ" % exc
+        for stage in (Stage.FORWARD, Stage.TRAIN_FORWARD, Stage.LOSS, Stage.GRADIENT,
+                      Stage.OPTIMIZER, Stage.TRAJECTORY):  # fmt: skip
+            result[unavailable(stage)] = why
+        arrays[Array.TRAJECTORY] = np.zeros((0, 0))
+        raise ProbeDone() from None
     xb, yb = batches[0]
     in_graph = not tf.executing_eagerly()  # a TF 1.x script in graph mode
     backend = graph.Graph(np, keras) if in_graph else None
@@ -217,7 +225,7 @@ def at_first_fit(rec, model, args, kwargs, spec, result, arrays):
     model.set_weights(start)
     if in_graph:
         result[Result.LOSS_FROM] = "model.total_loss (graph mode)"
-        grads = graph.gradients(np, keras, model, xb, yb, result, arrays)
+        grads = graph.gradients(np, tf, keras, model, xb, yb, result, arrays)
     else:
         loss_of, result[Result.LOSS_FROM] = _loss_of(model, keras, tf)
         grads = stages.gradients(np, tf, model, loss_of, xb, yb, result, arrays)
@@ -291,7 +299,7 @@ def at_first_apply(rec, optimizer, grads_and_vars, spec, result, arrays):
     )
     if same:
         for i, (g, _) in enumerate(pairs):
-            arrays[indexed(Array.GRAD, i)] = np.asarray(g)
+            arrays[indexed(Array.GRAD, i)] = np.asarray(stages.dense(tf, g))
         if rec.pending is not None:
             result[Result.PROBE_LOSS] = rec.pending
         else:
@@ -304,7 +312,7 @@ def at_first_apply(rec, optimizer, grads_and_vars, spec, result, arrays):
         result[unavailable(Stage.GRADIENT)] = result[unavailable(Stage.LOSS)] = why
         for v, w in zip(variables, a_init):
             v.assign(w)
-    grads = stages.given_gradients(np, spec, [np.asarray(g) for g, _ in pairs])
+    grads = stages.given_gradients(np, spec, [np.asarray(stages.dense(tf, g)) for g, _ in pairs])
     if len(grads) != len(variables):  # A's gradients were not measured either
         result[unavailable(Stage.OPTIMIZER)] = "A's gradients are not comparable (see gradient)"
     else:

@@ -90,10 +90,14 @@ def load_list(np, path, prefix):
         return [np.asarray(z[indexed(prefix, i)]) for i in range(count(z.files, prefix))]
 
 
+class Untransplantable(ValueError):
+    """A's weights do not fit this side's model (other variables or shapes)."""
+
+
 def _transplant(model, weights):
     own = model.get_weights()
     if len(own) != len(weights) or any(a.shape != b.shape for a, b in zip(own, weights)):
-        raise ValueError(
+        raise Untransplantable(
             "cannot transplant weights: this model has %d variables %s, the other has %d %s"
             % (len(own), [a.shape for a in own], len(weights), [b.shape for b in weights])
         )
@@ -285,13 +289,20 @@ def gradients(np, tf, model, loss_of, xb, yb, result, arrays):
     result[Result.TRAINABLE_NAMES] = variable_names(variables)
     with tf.GradientTape() as tape:
         loss = loss_of(xb, yb)
-    grads = tape.gradient(loss, variables)
+    grads = [dense(tf, g) for g in tape.gradient(loss, variables)]
     result[Result.PROBE_LOSS] = float(np.asarray(loss))
     for i, g in enumerate(grads):
         if g is None:
             g = np.zeros(variables[i].shape, dtype=np.asarray(variables[i]).dtype)
         arrays[indexed(Array.GRAD, i)] = np.asarray(g)
     return [arrays[indexed(Array.GRAD, i)] for i in range(len(variables))]
+
+
+def dense(tf, gradient):
+    """A gradient as a dense tensor (an Embedding's is IndexedSlices: rows and indices)."""
+    if gradient is not None and hasattr(gradient, "indices") and hasattr(gradient, "values"):
+        return tf.convert_to_tensor(gradient)
+    return gradient
 
 
 def given_gradients(np, spec, own):
