@@ -9,7 +9,7 @@ each pair of consecutive releases where both run bare: completed or not, and per
 measured / not measured (with the reason).
 
     python benchmarks/bench_corpus.py [--scripts 01,06] [--releases 2.15,2.16] [--explain]
-                                      [--cache DIR] [--out FILE]
+                                      [--no-cells] [--cache DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -150,6 +150,9 @@ def main() -> int:
     ap.add_argument("--scripts", help="comma-separated prefixes (01,06) or names; default all")
     ap.add_argument("--releases", help="only these releases (of each script's own)")
     ap.add_argument("--explain", action="store_true", help="also explain consecutive releases")
+    ap.add_argument(
+        "--no-cells", action="store_true", help="bare runs only (which releases run), no cells"
+    )
     ap.add_argument("--cache", type=Path, help="environment cache (default tfrepro's own)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/corpus-latest.json"))
     args = ap.parse_args()
@@ -171,8 +174,12 @@ def main() -> int:
                 if release not in pythons:
                     pythons[release] = env_python(release, args.cache)
                 b = bare(pythons[release], script)
-                c = as_cell(script, release, tmp / f"{script.stem}-{release}", args.cache)
-                follows = (b["exit"] == 0) == (c["status"] == "ok")
+                if args.no_cells:
+                    c = {"status": "not run (--no-cells)"}
+                    follows = True
+                else:
+                    c = as_cell(script, release, tmp / f"{script.stem}-{release}", args.cache)
+                    follows = (b["exit"] == 0) == (c["status"] == "ok")
                 row = {"script": script.name, "release": release, "bare": b, "cell": c,
                        "status_follows": follows}  # fmt: skip
                 rows.append(row)
@@ -202,7 +209,8 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     follows = sum(r["status_follows"] for r in rows)
-    print(f"\ncell status follows the bare run: {follows} of {len(rows)} (script × release)")
+    if not args.no_cells:
+        print(f"\ncell status follows the bare run: {follows} of {len(rows)} (script × release)")
     if explains:
         done = sum(e["ok"] for e in explains)
         tracebacks = sum(bool(e.get("traceback")) for e in explains)

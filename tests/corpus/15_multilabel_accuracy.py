@@ -10,7 +10,7 @@ Style: a reproduction in the style of tensorflow#41114: toy token sequences,
 Embedding + GlobalAveragePooling1D, plain tf.keras imports, np arrays. Seeds
 only numpy (as the issue's code did not seed at all).
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

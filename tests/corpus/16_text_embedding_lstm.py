@@ -9,7 +9,7 @@ Style: in the style of the classic IMDB LSTM example (keras examples/imdb_lstm.p
 "Text classification with an RNN" tutorial), with tf.keras imports. Seeds with
 np.random.seed and the TF seed call of whichever TF it runs on.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

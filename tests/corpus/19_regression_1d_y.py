@@ -11,7 +11,7 @@ efficiency" tutorial (site/en/tutorials/keras/regression.ipynb: build_and_compil
 loss='mean_absolute_error'/'mse', history -> DataFrame replaced by a dict here).
 Does not seed itself.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

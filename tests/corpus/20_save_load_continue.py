@@ -11,7 +11,7 @@ tf.keras.models.load_model, new_model.summary()), with a version switch as
 people add when the same script has to run on old and new Keras. Seeds numpy
 and TF.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

@@ -10,7 +10,7 @@ advice (site/en/guide/migrate/migrate_tf2.md: `import tensorflow.compat.v1 as tf
 applied to a TF1 logistic-regression script on the breast-cancer data.
 Seeds with tf.set_random_seed (the compat.v1 name) and np.random.seed.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

@@ -10,7 +10,7 @@ classifiers ("ValueError: logits and labels must have the same shape" in old
 releases -- here with sigmoid outputs, which fit() accepts) and the Keras
 sequence-classification snippets in the Sequential guide. Seeds with np.random.seed only.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

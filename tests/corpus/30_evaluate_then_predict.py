@@ -10,7 +10,7 @@ Style: in the style of the TensorFlow "Basic classification" tutorial
 model.evaluate(...); probability_model; predictions = model.predict(test_images);
 np.argmax(predictions[0])). Does not seed itself.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

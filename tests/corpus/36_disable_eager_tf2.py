@@ -13,7 +13,7 @@ Style: in the style of StackOverflow answers/blog posts recommending
 `tf.compat.v1.disable_eager_execution()` to make Keras fit faster on TF 2.0-2.4,
 kept in scripts ever since. Seeds with np.random.seed and the release's TF seed call.
 
-releases: 1.15, 2.15
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15
 deterministic: yes
 breaks: 2.16, 2.21 (RuntimeError: `tf.data.Dataset` only supports Python-style iteration in eager mode or within tf.function. -- Keras 3 has no graph-mode fit)
 """

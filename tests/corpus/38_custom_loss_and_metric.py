@@ -9,7 +9,7 @@ Style: in the style of StackOverflow answers about custom Keras metrics
 ("How to use R^2 as a metric in Keras": SS_res / SS_tot with K.sum and K.epsilon()).
 Does not seed itself.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 import json

@@ -10,7 +10,7 @@ Style: in the style of the TF 1.x "Eager execution" guide and the
 def loss(model, x, y), def grad(model, inputs, targets), epoch_loss_avg),
 on the wine data. Seeds with np.random.seed and tf.compat.v1.set_random_seed.
 
-releases: 1.15, 2.15, 2.16, 2.21
+releases: 1.15, 2.0, 2.1, 2.2, 2.3, 2.15, 2.16, 2.21
 deterministic: yes
 """
 from __future__ import print_function

@@ -36,6 +36,10 @@ START, END = "<!-- table:start -->", "<!-- table:end -->"
 # release -> glob of its environment folder in the cache
 RELEASE_GLOBS = {
     "1.15": "tf1.15.*-py3.7-*",
+    "2.0": "tf2.0.*-py3.7-*",
+    "2.1": "tf2.1.*-py3.7-*",
+    "2.2": "tf2.2.*-py3.8-*",
+    "2.3": "tf2.3.*-py3.8-*",
     "2.15": "tf2.15.*-py3.11-*",
     "2.16": "tf2.16.*-py3.11-*",
     "2.21": "tf2.21.*-py3.11-*",

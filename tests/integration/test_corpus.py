@@ -1,8 +1,8 @@
 """Scripts nobody here wrote for tfrepro (tests/corpus/), a fast subset on real releases: a cell's
 status follows the script's bare run and its records are whole; a script that trains several
 models is identical only when every model is, and explain probes the fit whose model differs; a
-frozen BatchNormalization in a nested base is named at its training-mode output between a 1.x
-graph-mode run and TF 2 (keras#13892); "accuracy" with sigmoid outputs is named as a change of
+frozen BatchNormalization in a nested base is named at its training-mode output between 1.15
+(graph mode) and 2.0 (keras#13892); "accuracy" with sigmoid outputs is named as a change of
 the metric's definition (tensorflow#41114). The whole corpus is benchmarks/bench_corpus.py."""
 
 from __future__ import annotations
@@ -87,42 +87,14 @@ def test_a_gan_after_two_models_counts_every_model_and_explain_probes_the_one_th
     assert probed["fit"] == first
 
 
-FROZEN = """
-import numpy as np
-import tensorflow as tf
-
-tf.compat.v1.set_random_seed(1)
-np.random.seed(1)
-d = np.load("data/digits.npz")
-x = d["x"].astype("float32").reshape(-1, 8, 8, 1) / 16.0
-y = d["y"]
-L = tf.keras.layers
-inp = L.Input(shape=(8, 8, 1))
-h = L.Conv2D(8, 3, padding="same")(inp)
-h = L.BatchNormalization()(h)
-h = L.Activation("relu")(h)
-h = L.GlobalAveragePooling2D()(h)
-base = tf.keras.Model(inp, h, name="base")
-pre = tf.keras.Model(inp, L.Dense(10, activation="softmax")(h))
-pre.compile("adam", "sparse_categorical_crossentropy")
-pre.fit(x[:800], y[:800], epochs=1, batch_size=32, verbose=0)
-base.trainable = False
-new_in = L.Input(shape=(8, 8, 1))
-model = tf.keras.Model(new_in, L.Dense(10, activation="softmax")(base(new_in)))
-model.compile(tf.keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-model.fit(x[800:1600], y[800:1600], epochs=2, batch_size=32, verbose=0)
-"""
-
-
-def test_a_frozen_batchnorm_in_a_nested_base_is_named_between_1_15_graph_mode_and_tf2(
+def test_a_frozen_batchnorm_in_a_nested_base_is_named_between_1_15_and_2_0(
     corpus: Path, env_cache: Path
 ) -> None:
-    """keras#13892 in the corpus' words: 1.x normalises a frozen BatchNormalization with the
-    batch's statistics in fit (training mode), TF 2 runs it in inference mode."""
-    (corpus / "frozen_both.py").write_text(FROZEN)
+    """keras#13892 in the corpus' words (40): 1.x normalises a frozen BatchNormalization with
+    the batch's statistics in fit (training mode), 2.0 runs it in inference mode."""
     store = corpus / "store"
-    done = ok(tfrepro("explain", "1.15", "2.9", "--fit", "2", "--no-ablation", "--json",
-                      "--store", store, "--", "python", "frozen_both.py",
+    done = ok(tfrepro("explain", "1.15", "2.0", "--fit", "2", "--no-ablation", "--json",
+                      "--store", store, "--", "python", "40_frozen_bn_upgrade.py",
                       cwd=corpus, cache=env_cache))  # fmt: skip
     r = json.loads(done.stdout)
     stages = r["stages"]
@@ -133,20 +105,28 @@ def test_a_frozen_batchnorm_in_a_nested_base_is_named_between_1_15_graph_mode_an
     assert stages["train_forward"]["where"] == "base/batch_normalization"
     assert items["base/batch_normalization"]["max_abs"] > 0.1  # batch vs moving statistics
     assert items["base/batch_normalization"]["max_abs"] > 1e4 * stages["forward"]["max_abs"]
+    # named as where the gap is made, with the 2.0.0 note, whatever stage diverged first
+    gap = r["first_divergence"]["training_mode"]
+    assert (gap["stage"], gap["layer"]) == ("train_forward", "base/batch_normalization")
+    causes = [c["cause"] for c in r["causes"]]
+    assert any(c.startswith("base/batch_normalization acts differently while training")
+               for c in causes)  # fmt: skip
+    assert any("(BatchNormalization)" in c for c in causes)
+    assert not any("GRU" in n["text"] for n in r["release_notes"])  # no GRU in this model
 
 
 def test_accuracy_of_sigmoid_outputs_is_named_as_the_metrics_definition(
     corpus: Path, env_cache: Path
 ) -> None:
-    """tensorflow#41114's shape: on 1.15 "accuracy" is binary accuracy, on TF 2 categorical."""
+    """tensorflow#41114's own pair: on 2.1 "accuracy" is binary accuracy, on 2.2 categorical."""
     store = corpus / "store"
-    done = ok(tfrepro("explain", "1.15", "2.15", "--no-ablation", "--json", "--store", store,
+    done = ok(tfrepro("explain", "2.1", "2.2", "--no-ablation", "--json", "--store", store,
                       "--", "python", "15_multilabel_accuracy.py",
                       cwd=corpus, cache=env_cache))  # fmt: skip
     r = json.loads(done.stdout)
+    assert (r["cells"]["A"]["tf"][:4], r["cells"]["B"]["tf"][:4]) == ("2.1.", "2.2.")
     changed = {c["key"]: (c["a"], c["b"]) for c in r["stages"]["config"]["changed"]}
     assert changed["metrics.accuracy"] == ("binary_accuracy", "categorical_accuracy")
     causes = [c["cause"] for c in r["causes"]]
-    assert any(
-        c.startswith("the compiled metric 'accuracy' computes binary_accuracy") for c in causes
-    )
+    assert causes[0].startswith("the compiled metric 'accuracy' computes binary_accuracy")
+    assert any("(compile metrics)" in c for c in causes)  # the 2.2.0 note

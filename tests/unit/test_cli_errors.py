@@ -744,11 +744,18 @@ def test_explain_never_prints_a_control_character(
     found = report_store.explanation()
     found["cells"]["B"]["optimizer"] = TERMINAL_HOSTILE
     found["first_divergence"]["layer"] = TERMINAL_HOSTILE
+    found["first_divergence"]["training_mode"] = {
+        "stage": "gradient",  # a stage with items, other than the first diverging one
+        "layer": TERMINAL_HOSTILE,
+        "max_abs": 3.0,
+        "forward_max_abs": 1e-8,
+    }
     found["stages"]["forward"]["items"][0]["name"] = TERMINAL_HOSTILE
     found["stages"]["forward"]["where"] = TERMINAL_HOSTILE
     render(Console(), SimpleNamespace(**found, probed={"fit": 1, "why": TERMINAL_HOSTILE}))  # type: ignore[arg-type]
     out = capsys.readouterr().out
     assert "layer renamed x\\x1b]8;;http://evil\\x07y" in out
+    assert "In training mode the outputs differ far more" in out
     assert_no_control_characters(out)
 
 

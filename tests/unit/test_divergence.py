@@ -113,6 +113,29 @@ def test_training_mode_forward_names_the_layer_that_only_differs_in_training() -
     assert divergence.first_divergence(stages) == {"stage": "train_forward", "layer": "dense"}
 
 
+def test_a_round_off_forward_gap_with_a_large_training_mode_gap_names_where_it_is_made() -> None:
+    # keras#13892's shape: inference outputs 1 ULP apart, training-mode outputs far apart
+    fwd = np.full((4, 2), 0.25, np.float32)
+    fwd[0, 0] = np.nextafter(fwd[0, 0], np.float32(1))
+    a, a_arrays = _probe(tfwd_0=np.full((4, 2), 0.5, np.float32))
+    b, b_arrays = _probe(fwd_0=fwd, tfwd_0=np.full((4, 2), 3.5, np.float32))
+    first = divergence.first_divergence(divergence.compare_probes(a, a_arrays, b, b_arrays))
+    assert (first["stage"], first["layer"]) == ("forward", "dense")
+    gap = first["training_mode"]
+    assert (gap["stage"], gap["layer"], gap["max_abs"]) == ("train_forward", "dense", 3.0)
+    assert gap["forward_max_abs"] == pytest.approx(float(np.spacing(np.float32(0.25))))
+
+
+def test_a_training_mode_gap_of_the_same_size_as_the_forward_gap_is_not_singled_out() -> None:
+    # the same difference in both modes: the forward stage says it all
+    a, a_arrays = _probe()
+    b, b_arrays = _probe(
+        fwd_0=np.full((4, 2), 0.5, np.float32), tfwd_0=np.full((4, 2), 0.5, np.float32)
+    )
+    first = divergence.first_divergence(divergence.compare_probes(a, a_arrays, b, b_arrays))
+    assert first == {"stage": "forward", "layer": "dense"}
+
+
 def test_a_stage_a_probe_could_not_measure_is_not_called_equal() -> None:
     why = "the model's layer outputs are not reachable (ValueError: subclassed)"
     a, a_arrays = _probe(forward_unavailable=why, train_forward_unavailable=why)

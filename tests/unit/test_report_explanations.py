@@ -171,7 +171,13 @@ def test_numbers_are_worded_like_the_terminal(value: float | None, text: str) ->
 def test_a_sparse_result_still_renders() -> None:
     """Keys an older or partial result lacks come out empty, not as an error."""
     x = explanations.explanation({"a": "2.9", "b": HOSTILE, "seed": 0})
-    assert x["first"] == {"stage": "none", "layer": None, "after": None, "after_layer": None}
+    assert x["first"] == {
+        "stage": "none",
+        "layer": None,
+        "after": None,
+        "after_layer": None,
+        "training_mode": None,
+    }
     assert x["stages"] == [] and x["causes"] == [] and x["notes"] == []
     assert x["b"] == HOSTILE  # escaping is the template's job
 

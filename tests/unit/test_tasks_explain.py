@@ -643,6 +643,40 @@ def test_release_notes_are_filtered_by_the_cells_device() -> None:
     assert {n["text"] for n in gpu_only} <= texts_gpu
 
 
+def test_release_notes_are_filtered_by_what_the_model_uses() -> None:
+    # a probe's configs: top-level layers, a nested model's own layers, the optimizer
+    configs = {
+        "layers": [
+            {"name": "input", "class": "InputLayer", "config": {}},
+            {
+                "name": "base",
+                "class": "Functional",
+                "config": {
+                    "layers": [{"class_name": "Conv2D"}, {"class_name": "BatchNormalization"}]
+                },
+            },
+            {"name": "drop", "class": "Dropout", "config": {}},
+        ],
+        "optimizer": {"class": "Adam", "config": {}},
+        "loss": "mse",
+    }
+    uses = attribution.model_uses(configs, None)
+    assert uses == {"InputLayer", "Functional", "Conv2D", "BatchNormalization", "Dropout", "Adam"}
+    assert attribution.model_uses(None, {}) is None  # nothing recorded: nothing to filter by
+
+    def texts(found: set[str] | None) -> set[str]:
+        notes = attribution.notes_between("1.15", "2.21", uses=found)
+        return {f"{n['component']}" for ns in notes.values() for n in ns}
+
+    assert {"BatchNormalization", "Keras 3 random layers"} <= texts(uses)
+    assert "layers" not in texts(uses)  # the GRU note: no GRU here
+    assert "layers" in texts(uses | {"GRU"})
+    assert "Keras 3 random layers" in texts({"RandomFlip"})  # "Random*" is a prefix
+    assert "BatchNormalization" not in texts({"Dense"})
+    assert "oneDNN" in texts({"Dense"})  # a note without `uses` is about any model
+    assert texts(None) >= texts(uses)  # unknown: every note
+
+
 def test_a_flip_tensorflow_refuses_with_determinism_is_a_knob_clash_not_a_failure() -> None:
     from tfrepro.analysis.attribution import knob_clash as _knob_clash
 

@@ -47,17 +47,54 @@ def release_notes() -> tuple[dict[str, Any], ...]:
 
 
 def notes_between(
-    a: str, b: str, stages: Sequence[str] = STAGES, devices: Sequence[str] | None = None
+    a: str,
+    b: str,
+    stages: Sequence[str] = STAGES,
+    devices: Sequence[str] | None = None,
+    uses: set[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Per stage, the release notes of the releases after the older of `a`, `b` up to the newer;
     with `devices` (the cells' devices, e.g. ["cpu"]), only the notes a change on those devices
-    can explain (a GPU-only change is no cause of a difference between CPU cells)."""
+    can explain (a GPU-only change is no cause of a difference between CPU cells); with `uses`
+    (the classes the model is made of, `model_uses`), only the notes about what it uses."""
     # "2.11" means 2.11.0: pad to three parts, as the notes' releases are
     lo, hi = sorted((*version_key(v), 0, 0)[:3] for v in (a, b))
     notes = [
-        n for n in release_notes() if devices is None or n.get("device", "any") in ("any", *devices)
+        n
+        for n in release_notes()
+        if (devices is None or n.get("device", "any") in ("any", *devices))
+        and (uses is None or _applies(n.get("uses"), uses))
     ]
     return {s: divergence.matching_notes(notes, lo, hi, s) for s in stages}
+
+
+def _applies(needs: Sequence[str] | None, uses: set[str]) -> bool:
+    """A note's `uses` (class names; "Random*" a prefix) against the model's classes."""
+    if not needs:
+        return True
+    return any(u.startswith(n[:-1]) if n.endswith("*") else u == n for n in needs for u in uses)
+
+
+def model_uses(*configs: Mapping[str, Any] | None) -> set[str] | None:
+    """The class names of every layer (nested models' layers too) and optimizer in the probes'
+    recorded configs; None when no probe recorded its model (nothing to filter by)."""
+    found: set[str] = set()
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, Mapping):
+            for key, value in obj.items():
+                if key in ("class", "class_name") and isinstance(value, str):
+                    found.add(value)
+                else:
+                    walk(value)
+        elif isinstance(obj, list | tuple):
+            for value in obj:
+                walk(value)
+
+    for config in configs:
+        if config:
+            walk({k: config[k] for k in ("layers", "optimizer") if k in config})
+    return found or None
 
 
 def unique_notes(notes: Mapping[str, list[dict[str, Any]]], stages: Sequence[str]) -> list[dict]:
@@ -95,7 +132,12 @@ def causes(
     `sides` is {"A": facts, "B": facts} with the DESCRIBED keys of each probe."""
     optimizer = stages["optimizer"]
     # an optimizer release note is evidence only where the optimizer's own update differs
-    noted = [first["stage"], numeric, "optimizer" if optimizer["diverged"] else ""]
+    noted = [
+        first["stage"],
+        numeric,
+        "train_forward" if first.get("training_mode") else "",
+        "optimizer" if optimizer["diverged"] else "",
+    ]
     facts = _fingerprint_causes(sides["A"], sides["B"], numeric)
     ruled_out = _ruled_out(ablations)
     kept = [c for c in facts if c["fact"] not in ruled_out]
@@ -110,6 +152,7 @@ def causes(
         *_flip_causes(ablations, numeric),
         *_data_cause(stages["data"], script=bool(sides["A"].get("script"))),
         *_init_cause(stages["init"]),
+        *_training_mode_cause(first.get("training_mode")),
         *_config_causes(stages["config"]),
         *kept,
         *_optimizer_cause(optimizer),
@@ -195,6 +238,17 @@ def _init_cause(init: Mapping[str, Any]) -> list[dict[str, Any]]:
         return []
     text = "initial weights differ under the same seed (initializer random numbers changed)"
     return [_cause(text, "init", {"variable": init["where"], "max_abs": init["max_abs"]})]
+
+
+def _training_mode_cause(gap: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not gap:
+        return []
+    text = (
+        f"{gap['layer']} acts differently while training: its training-mode output differs by "
+        f"{gap['max_abs']:.3g}, every inference-mode output by at most "
+        f"{gap['forward_max_abs']:.3g} (batch statistics or dropout used differently)"
+    )
+    return [_cause(text, "train_forward", gap)]
 
 
 def _config_causes(config: Mapping[str, Any]) -> list[dict[str, Any]]:

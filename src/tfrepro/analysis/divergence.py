@@ -386,7 +386,9 @@ def tolerances(
 
 
 def first_divergence(stages: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    """The first stage that diverged, and the stages before it that could not be measured."""
+    """The first stage that diverged, and the stages before it that could not be measured;
+    when the first is before training mode and a layer's training-mode output differs far more
+    than any inference-mode output (`training_mode_gap`), that too."""
     unmeasured: list[str] = []
     first: dict[str, Any] = {"stage": "none", "layer": None}
     for name in STAGES:
@@ -398,7 +400,37 @@ def first_divergence(stages: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
             break
     if unmeasured:
         first["not_measured_before"] = unmeasured
+    gap = training_mode_gap(stages)
+    if gap and first["stage"] in STAGES[: STAGES.index("train_forward")]:
+        first["training_mode"] = gap
     return first
+
+
+# A layer whose training-mode output differs this many times more than every inference-mode
+# output (same weights, same batch) acts differently while training: batch statistics, dropout.
+TRAINING_MODE_FACTOR = 1e3
+
+
+def training_mode_gap(stages: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The first layer whose training-mode gap is TRAINING_MODE_FACTOR times the largest
+    inference-mode gap (forward and train_forward compare the same outputs, so the sizes
+    compare too), or None. A round-off-level forward divergence then is not where the
+    difference is made."""
+    forward, train = stages.get("forward"), stages.get("train_forward")
+    if not forward or not train or not forward.get("measured", True):
+        return None
+    if not train.get("measured", True) or not train["diverged"]:
+        return None
+    bound = TRAINING_MODE_FACTOR * forward["max_abs"]
+    for item in train["items"]:
+        if item["max_abs"] > max(bound, train["tolerance"]):
+            return {
+                "stage": "train_forward",
+                "layer": item["name"],
+                "max_abs": item["max_abs"],
+                "forward_max_abs": forward["max_abs"],
+            }
+    return None
 
 
 def first_numeric_divergence(stages: Mapping[str, dict[str, Any]]) -> str:

@@ -56,6 +56,9 @@ def render(console: Console, result: ExplainResult) -> None:
     numeric = [n for n in PER_ITEM_STAGES if result.stages.get(n, {}).get("diverged")]
     if numeric:  # the first diverging stage that has layers or variables, in detail
         _items(console, numeric[0], result.stages[numeric[0]])
+    gap = result.first_divergence.get("training_mode")
+    if gap and numeric and numeric[0] != gap["stage"]:  # ... and where the gap is made
+        _items(console, gap["stage"], result.stages[gap["stage"]])
     if result.ablations:
         _ablation_table(console, result.ablations)
     _causes(console, result.causes)
@@ -93,6 +96,14 @@ def _first_divergence(console: Console, first: dict[str, Any], after: str) -> No
             else ""
         )
     )
+    gap = first.get("training_mode")
+    if gap:
+        console.print(
+            f"In training mode the outputs differ far more: [bold red]{gap['stage']}[/] at "
+            f"[bold]{markup_safe(gap['layer'])}[/] (max |B−A| {fmt_delta(gap['max_abs'])}, "
+            f"inference mode at most {fmt_delta(gap['forward_max_abs'])}): the layer acts "
+            "differently while training"
+        )
 
 
 def _stage_table(console: Console, stages: dict[str, dict[str, Any]]) -> None:

@@ -108,6 +108,16 @@ def _ablations(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _training_mode(gap: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not gap:
+        return None
+    return {
+        **gap,
+        "max_abs": fmt_delta(gap.get("max_abs")),
+        "forward_max_abs": fmt_delta(gap.get("forward_max_abs")),
+    }
+
+
 def _first(result: dict[str, Any]) -> dict[str, Any]:
     """The first diverging stage and, when it differs, the first one after the transplant."""
     first = result.get("first_divergence") or {}
@@ -119,6 +129,7 @@ def _first(result: dict[str, Any]) -> dict[str, Any]:
         "layer": first.get("layer"),
         "after": after if after != stage else None,
         "after_layer": after_where,
+        "training_mode": _training_mode(first.get("training_mode")),
     }
 
 

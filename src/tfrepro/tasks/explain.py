@@ -312,7 +312,10 @@ def explain(
     finally:
         prober.close()
     devices = sorted({str(p.cell.knobs.get("device", "cpu")) for p in (a, b)})
-    matched = attribution.notes_between(a.cell.tf_version, b.cell.tf_version, devices=devices)
+    uses = attribution.model_uses(*(p.result.get(Result.CONFIGS) for p in (a, b)))
+    matched = attribution.notes_between(
+        a.cell.tf_version, b.cell.tf_version, devices=devices, uses=uses
+    )
     sides = {p.label: p.facts() for p in (a, b)}
     return ExplainResult(
         a=a_text,
@@ -325,7 +328,9 @@ def explain(
         stages=stages,
         ablations=ablations,
         causes=attribution.causes(sides, stages, first, numeric, ablations, matched),
-        release_notes=attribution.unique_notes(matched, (first["stage"], numeric)),
+        release_notes=attribution.unique_notes(
+            matched, (first["stage"], numeric, first.get("training_mode", {}).get("stage", ""))
+        ),
         seconds=round(time.monotonic() - start, 1),
         probes=prober.count,
         probe_timings=prober.timings,
