@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from tfrepro.analysis import stats
+from tfrepro.analysis import breaks, stats
 from tfrepro.analysis.compare import compare_groups, decide, resolve_group
 from tfrepro.analysis.groups import Cell, check_axis, group_cells, match_key, metric_names
 from tfrepro.analysis.ladder import PASSING, Verdict
@@ -186,6 +186,7 @@ def check(
                 "seed": c.get("seed"),
                 "status": c.get("status"),
                 "reason": c.get("reason"),
+                **_failure(c),
             }
             for c in members
             if c.get("status") != Status.OK and match_key(c, by) in known
@@ -218,3 +219,16 @@ def _as_cell(saved: dict[str, Any]) -> Cell:
         script=saved.get("script"),  # several trained models: each one's hashes
     )
     return cast(Cell, cell)
+
+
+def _failure(cell: Cell) -> dict[str, Any]:
+    """A failed cell's signature and the known break it matches (check --json)."""
+    sig = breaks.signature(cell.get("traceback"))
+    known = breaks.match(sig, tf_version=cell.get("tf_version")) if sig else None
+    return {
+        "signature": sig,
+        "failure": breaks.describe(sig) if sig else None,
+        "known_break": {k: known[k] for k in ("id", "title", "since", "hint", "remedy")}
+        if known
+        else None,
+    }

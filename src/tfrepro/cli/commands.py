@@ -174,7 +174,8 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
-    from tfrepro.report import views
+    from tfrepro.analysis.breaks import group_failures
+    from tfrepro.report import breaks_view, views
     from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
     from tfrepro.tasks import results
 
@@ -190,12 +191,15 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
+    failed = group_failures(found.cells, by=args.by)
     if not rows:
         views.nothing_to_compare(console, args.by)
+        breaks_view.failures(console, failed, by=args.by)
         return 0
     compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")
     pair_notes(console, rows)
     verdict_notes(console, rows)
+    breaks_view.failures(console, failed, by=args.by)
     return 0
 
 

@@ -147,10 +147,26 @@ def check_report(console: Console, result: Any, source: str) -> None:
     for f in result.failures:
         console.print(
             Text(
-                visible(f"{f['group']} seed {f['seed']}: {f['status']} — {f['reason'] or ''}"),
+                visible(
+                    f"{f['group']} seed {f['seed']}: {f['status']} — "
+                    f"{f.get('failure') or f['reason'] or ''}"
+                ),
                 style="red",
-            )
+            ),
+            soft_wrap=True,
         )
+        if f.get("known_break"):
+            kb = f["known_break"]
+            fix = " + ".join(kb["remedy"]) or "a change to the script"
+            console.print(
+                Text(
+                    visible(
+                        f"  known break: {kb['title']} (from TF {kb['since']}) — fix: "
+                        f"{kb['hint']}; restores it: {fix}"
+                    )
+                ),
+                soft_wrap=True,
+            )
     counts = Counter(r["verdict"] for r in result.rows)
     if result.failures:
         why = f"{len(result.failures)} cell(s) ok in the baseline did not finish ok now"

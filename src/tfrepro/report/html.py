@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from tfrepro import __version__
+from tfrepro.analysis import breaks
 from tfrepro.analysis.ladder import Verdict
 from tfrepro.files import write_text
 from tfrepro.record import Status
@@ -288,6 +289,7 @@ def context(data: ReportData) -> dict[str, Any]:
         "figures": _figures(data),
         "env": env_diff([g.cells for g in data.groups]),
         "failed": failed,
+        "breaks": breaks.group_failures(data.failed, by=data.by),
         "runs": data.runs,
         "spec": _spec_rows(data.runs[-1]["spec"]) if data.runs else [],
         "explanations": explanations.explanations(data.explanations),
