@@ -752,10 +752,42 @@ def test_explain_never_prints_a_control_character(
     }
     found["stages"]["forward"]["items"][0]["name"] = TERMINAL_HOSTILE
     found["stages"]["forward"]["where"] = TERMINAL_HOSTILE
+    found["kind"] = "explain"
     render(Console(), SimpleNamespace(**found, probed={"fit": 1, "why": TERMINAL_HOSTILE}))  # type: ignore[arg-type]
     out = capsys.readouterr().out
     assert "layer renamed x\\x1b]8;;http://evil\\x07y" in out
     assert "In training mode the outputs differ far more" in out
+    assert_no_control_characters(out)
+
+
+def test_an_explained_break_never_prints_a_control_character(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rich.console import Console
+
+    from tfrepro.report.explain_view import render
+    from tfrepro.tasks.breakage import BreakResult
+
+    side = {"tf": "2.16.2", "keras": TERMINAL_HOSTILE, "numpy": "1.26.4", "status": "ok"}
+    sig = {"type": "ValueError", "message": TERMINAL_HOSTILE, "package": "keras",
+           "user_frame": {"file": TERMINAL_HOSTILE, "line": 3, "function": "<module>",
+                          "code": TERMINAL_HOSTILE}, "library_frame": None}  # fmt: skip
+    failure = {"describe": TERMINAL_HOSTILE, "signature": sig, "known_break": None}
+    variants = [
+        {"variant": "legacy_keras", "status": "ok", "compared_with": "A",
+         "comparison": {"verdict": "differs on this seed", "weights": "differ",
+                        "metrics": {TERMINAL_HOSTILE: {"a": 1.0, "b": 2.0, "diff": 1.0}}}},
+        {"variant": "numpy<2", "status": "failed", "failure": failure},
+        {"variant": "keras==3.4.1", "status": "cannot run", "reason": TERMINAL_HOSTILE},
+    ]  # fmt: skip
+    result = BreakResult(
+        a=TERMINAL_HOSTILE, b="2.21", seed=0, failing="B", sides={"A": side, "B": side},
+        failure=failure, variants=variants, runs_with=["legacy_keras"], seconds=1.0,
+    )  # fmt: skip
+    render(Console(), result)
+    out = capsys.readouterr().out
+    assert "runs with: legacy_keras (verified by running)" in out
+    assert "x\\x1b]8;;http://evil\\x07y" in out
     assert_no_control_characters(out)
 
 

@@ -296,3 +296,20 @@ def test_executor_ray_with_no_cluster_says_how_to_start_one(
 
     with pytest.raises(UsageError, match="ray start --head"):
         remote.RayExecutor("127.0.0.1:1", None)
+
+
+def test_the_broken_pair_is_where_the_script_stops_or_starts_running() -> None:
+    from tfrepro.tasks.run import RunResult
+
+    def broken(statuses: dict[str, str]) -> tuple[str, str] | None:
+        cells = [{**_cell(tf, 0, "a", 0.9), "status": s} for tf, s in statuses.items()]
+        return RunResult(None, cells, 1.0).broken_pair()  # type: ignore[arg-type]
+
+    assert broken({"2.15.1": "ok", "2.16.2": "failed", "2.21.0": "failed"}) == (
+        "2.15.1",
+        "2.16.2",
+    )
+    # a Keras 3 script: only the newer releases run; the runnable side comes first
+    assert broken({"2.15.1": "failed", "2.16.2": "ok"}) == ("2.16.2", "2.15.1")
+    assert broken({"2.15.1": "ok", "2.16.2": "ok"}) is None
+    assert broken({"2.15.1": "ok", "2.16.2": "timeout"}) is None  # a timeout is not a break

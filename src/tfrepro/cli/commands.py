@@ -164,17 +164,17 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             fit=args.fit,
             model=args.model,
         )
-    results.keep_explanation(args.store, result)
+    kept = results.keep_explanation(args.store, result)
     if args.json:
         _json(result.as_dict())
     else:
         render(console, result)
-    views.explanation_kept(err if args.json else console, args.store)
+    if kept:
+        views.explanation_kept(err if args.json else console, args.store)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
-    from tfrepro.analysis.breaks import group_failures
     from tfrepro.report import breaks_view, views
     from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
     from tfrepro.tasks import results
@@ -191,15 +191,14 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
-    failed = group_failures(found.cells, by=args.by)
     if not rows:
         views.nothing_to_compare(console, args.by)
-        breaks_view.failures(console, failed, by=args.by)
+        breaks_view.failures(console, found.failures, by=args.by)
         return 0
     compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")
     pair_notes(console, rows)
     verdict_notes(console, rows)
-    breaks_view.failures(console, failed, by=args.by)
+    breaks_view.failures(console, found.failures, by=args.by)
     return 0
 
 

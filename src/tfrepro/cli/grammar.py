@@ -170,7 +170,13 @@ def add_bisect(sub: Any) -> None:
     bi.add_argument("spec", nargs="?", type=Path, help="experiment spec (default: built-in MLP)")
     bi.add_argument("--good", required=True, help="a release that behaves as expected, e.g. 2.9")
     bi.add_argument("--bad", required=True, help="a release that behaves differently, e.g. 2.15")
-    bi.add_argument("--criterion", choices=("bitwise", "metric"), default="bitwise")
+    bi.add_argument(
+        "--criterion",
+        choices=("bitwise", "metric", "runs"),
+        default="bitwise",
+        help="bitwise: final weights equal the good release's; metric: compare verdicts; "
+        "runs: the script finishes (where it starts or stops running)",
+    )
     bi.add_argument("--metric", help="metric for --criterion metric (default: every final metric)")
     bi.add_argument("--margin", type=positive_float, help="equivalence margin (metric units)")
     bi.add_argument("--seeds", type=seeds, help="seeds per probe (default 0; 0..4 for metric)")

@@ -146,7 +146,11 @@ def _build(req: EnvRequest, root: Path, final: Path) -> BuiltEnv:
         install = ["pip", "install", "--quiet", "--compile-bytecode", "--python", py]
         if req.exclude_newer:
             install += ["--exclude-newer", req.exclude_newer]
-        done = process.uv([*install, *req.requirements], timeout=3600)
+        overrides = []
+        if req.overrides:
+            (tmp / "overrides.txt").write_text("\n".join(req.overrides) + "\n")
+            overrides = ["--override", str(tmp / "overrides.txt")]
+        done = process.uv([*install, *overrides, *req.requirements], timeout=3600)
         if done.returncode != 0:
             raise _fail(req, "installing " + " ".join(req.requirements), done, log)
         if req.no_deps:

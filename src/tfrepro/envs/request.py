@@ -35,20 +35,24 @@ class EnvRequest:
     exclude_newer: str | None
     requirements: tuple[str, ...]
     no_deps: tuple[str, ...] = ()
+    # replace what TensorFlow itself requires (uv --override): Keras 3 on TF 2.15, whose wheel
+    # asks for keras < 2.16
+    overrides: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return digest(
-            [
-                self.package,
-                self.tf_version,
-                self.python_version,
-                self.resolution,
-                self.exclude_newer,
-                list(self.requirements),
-                list(self.no_deps),
-            ]
-        )
+        parts: list[Any] = [
+            self.package,
+            self.tf_version,
+            self.python_version,
+            self.resolution,
+            self.exclude_newer,
+            list(self.requirements),
+            list(self.no_deps),
+        ]
+        if self.overrides:  # only then: every other environment keeps its key (and cells)
+            parts.append(list(self.overrides))
+        return digest(parts)
 
     @property
     def name(self) -> str:
@@ -87,9 +91,12 @@ def env_request(
         main = f"tensorflow[and-cuda]=={release.version}"
     reqs = [main]
     pins: list[tuple[str, str]] = []
+    overrides: tuple[str, ...] = ()
     if keras:
         reqs.append(f"keras=={keras}")
         pins.append(("keras", keras))
+        if int(keras.split(".")[0]) >= 3 and not capabilities.has(release.key, "keras3"):
+            overrides = (f"keras=={keras}",)  # TF's own wheel pins Keras 2
     no_deps: list[str] = []
     if legacy_keras and capabilities.has(release.key, "keras3"):
         # tf-keras depends on the full `tensorflow` wheel; --no-deps keeps the CPU build alone.
@@ -113,4 +120,5 @@ def env_request(
         exclude_newer=exclude,
         requirements=tuple(reqs),
         no_deps=tuple(no_deps),
+        overrides=overrides,
     )

@@ -6,20 +6,23 @@ file names come from user code and tracebacks: they go through `visible`, never 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
 from tfrepro.analysis.breaks import Failure
-from tfrepro.report.style import visible
+from tfrepro.report.style import fmt_signed, visible
+
+if TYPE_CHECKING:
+    from tfrepro.tasks.breakage import BreakResult
 
 
 def known_line(known: dict[str, Any]) -> str:
     """`known break: TITLE (COMPONENT, from TF SINCE) — fix: HINT`."""
     span = f"from TF {known['since']}"
     if known.get("until"):
-        span = f"before TF {known['until']}"
+        span += f", before TF {known['until']}"
     return f"known break: {known['title']} ({known['component']}, {span}) — fix: {known['hint']}"
 
 
@@ -56,3 +59,59 @@ def failures(console: Console, found: Sequence[Failure], *, by: str = "tf_versio
                 ),
                 soft_wrap=True,
             )
+
+
+def _line(console: Console, text: str, style: str = "") -> None:
+    console.print(Text(visible(text), style=style), soft_wrap=True)
+
+
+def explain_break(console: Console, r: BreakResult) -> None:
+    """`explain A B` where one side does not run: how it fails, what was tried, what runs."""
+    bad = r.sides[r.failing]
+    good = r.sides["A" if r.failing == "B" else "B"]
+    label = r.b if r.failing == "B" else r.a
+    _line(console, f"A  {r.a}: TF {r.sides['A']['tf']}, Keras {r.sides['A']['keras']}, "
+          f"NumPy {r.sides['A']['numpy']} — {r.sides['A']['status']}")  # fmt: skip
+    _line(console, f"B  {r.b}: TF {r.sides['B']['tf']}, Keras {r.sides['B']['keras']}, "
+          f"NumPy {r.sides['B']['numpy']} — {r.sides['B']['status']}")  # fmt: skip
+    console.print(
+        Text.assemble(
+            ("\nBreak: ", "bold red"),
+            visible(f"{label} does not run (seed {r.seed}); {good['tf']} does"),
+        )
+    )
+    _line(console, f"  fails with: {r.failure['describe']}")
+    sig = r.failure.get("signature") or {}
+    frame = sig.get("user_frame") or {}
+    if frame.get("code"):
+        _line(console, f"      {frame['code']}", "dim")
+    known = r.failure.get("known_break")
+    if known:
+        _line(console, f"  {known_line(known)}")
+    else:
+        _line(console, "  no known break matches this failure", "dim")
+    if not r.variants:
+        _line(console, f"\nNo variant applies to TF {bad['tf']} (legacy_keras, numpy<2, Keras "
+              "major, legacy optimizers): only the script can change.")  # fmt: skip
+        return
+    console.print(Text(f"\nVariants of {r.failing}, each run as a cell:", style="bold"))
+    for v in r.variants:
+        if v["status"] == "ok":
+            comp = v["comparison"]
+            metrics = ", ".join(
+                f"{m} {fmt_signed(d['diff'])}" for m, d in sorted(comp["metrics"].items())
+            )
+            other = v["compared_with"]
+            detail = f"runs; against {other}: {comp['verdict']} (final weights {comp['weights']}"
+            detail += f"; b − a: {metrics})" if metrics else "; no metric in common)"
+            _line(console, f"  ✓ {v['variant']}: {detail}", "green")
+        elif v["status"] == "cannot run":
+            _line(console, f"  – {v['variant']}: cannot run here: {v['reason']}", "dim")
+        else:
+            _line(console, f"  ✗ {v['variant']}: still fails: {v['failure']['describe']}", "red")
+    if r.runs_with:
+        _line(console, f"\n{label} runs with: {' or '.join(r.runs_with)} (verified by running)",
+              "bold")  # fmt: skip
+    else:
+        hint = f" — the fix is in the script: {known['hint']}" if known else ""
+        _line(console, f"\nNothing tried makes {label} run{hint}", "bold")

@@ -6,15 +6,17 @@ they go into markup through `markup_safe` (brackets escaped, control characters 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.table import Table
 
 from tfrepro.analysis.stages import PER_ITEM_STAGES, PER_LAYER_STAGES
+from tfrepro.report import breaks_view
 from tfrepro.report.style import fmt_delta, markup_safe, visible
 
 if TYPE_CHECKING:
+    from tfrepro.tasks.breakage import BreakResult
     from tfrepro.tasks.explain import ExplainResult
 
 _SIDES = {"B": "B", "both": "A and B"}
@@ -42,7 +44,11 @@ def _items(console: Console, name: str, stage: dict[str, Any]) -> None:
     console.print(table)
 
 
-def render(console: Console, result: ExplainResult) -> None:
+def render(console: Console, result: ExplainResult | BreakResult) -> None:
+    if result.kind == "break":  # one side does not run: what broke, what makes it run
+        breaks_view.explain_break(console, cast("BreakResult", result))
+        return
+    result = cast("ExplainResult", result)
     _sides(console, result.cells)
     if result.probed is not None:
         console.print(

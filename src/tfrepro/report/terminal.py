@@ -156,6 +156,10 @@ def probe_detail(p: dict[str, Any]) -> str:
         if p.get("seeds_needed"):
             parts.append(f"about {p['seeds_needed']} seeds would settle it")
         return "; ".join(parts) + f"; {p['seeds']} seeds"
+    if "failure" in p:
+        return f"fails: {p['failure']['describe']}"
+    if "runs" in p:
+        return f"runs ({p['runs']} of {p['cells']} cells ok)"
     if "seeds_identical" in p:
         return f"{p['seeds_identical']} of {p['seeds']} seeds bitwise identical to the good release"
     return ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("release", "verdict"))

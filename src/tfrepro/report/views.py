@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from tfrepro import DEFAULT_STORE
+from tfrepro.report.breaks_view import known_line, remedy_text
 from tfrepro.report.style import markup_safe, visible
 from tfrepro.report.terminal import probe_detail
 from tfrepro.runner.tfrepro_guest.protocol import ScriptInfo
@@ -63,14 +64,20 @@ def run_footer(
         return
     hint = f"next: `tfrepro compare{flag}` (real or noise?), `tfrepro report{flag}` (HTML)"
     if explainable and result.one_setting:
+        where = f" {spec_path}" if spec_path else ""
+        script = result.planned.spec.script
+        # a script from the command line is named again after `--` (a spec names its own)
+        tail = f" -- {shlex.join(script.command)}" if script and not spec_path else ""
+        broken = result.broken_pair() if script else None
         pair = result.explain_pair()
-        if pair is None:
-            hint += "; every release trained bitwise identically (nothing for explain to find)"
+        if broken is not None:
+            hint += (
+                f"; the script fails on {broken[1]} and runs on {broken[0]}: `tfrepro explain "
+                f"{broken[0]} {broken[1]}{where}{flag}{tail}` (what broke, what makes it run)"
+            )
+        elif pair is None:
+            hint += "; every release that ran trained bitwise identically (nothing for explain)"
         else:
-            where = f" {spec_path}" if spec_path else ""
-            script = result.planned.spec.script
-            # a script from the command line is named again after `--` (a spec names its own)
-            tail = f" -- {shlex.join(script.command)}" if script and not spec_path else ""
             hint += f", `tfrepro explain {pair[0]} {pair[1]}{where}{flag}{tail}` (where, why)"
     _plain(console, hint)
 
@@ -166,6 +173,29 @@ def explanation_kept(console: Console, store: Path) -> None:
     )
 
 
+def _runs_found(console: Console, result: BisectResult, fix: bool) -> None:
+    """Where the script stops (or, searching backwards, starts) running, and how it fails."""
+    if fix:
+        head = f"runs from {result.last_good} on; {result.first_bad} and older fail"
+    else:
+        head = f"stops running in {result.first_bad} (last that runs: {result.last_good})"
+    console.print(
+        Text.assemble(
+            "\n",
+            (head, "bold"),
+            f"; {len(result.probes)} probes of {result.candidates - 1} candidates "
+            f"(bound {result.max_probes})",
+        )
+    )
+    failure = result.failure or {}
+    if failure:
+        _plain(console, f"  fails with: {failure['describe']}")
+    known = failure.get("known_break")
+    if known:
+        _plain(console, f"  {known_line(known)}")
+        _plain(console, f"  restores it without editing (known): {remedy_text(known['remedy'])}")
+
+
 def bisect_result(console: Console, result: BisectResult) -> None:
     fix = result.direction == "fix"
     if fix:
@@ -176,7 +206,9 @@ def bisect_result(console: Console, result: BisectResult) -> None:
         )
     for p in result.probes:
         _plain(console, f"probe {p['release']:<8} {p['verdict']:<12} {probe_detail(p)}")
-    if result.status == "found" and fix:
+    if result.criterion == "runs" and result.status == "found":
+        _runs_found(console, result, fix)
+    elif result.status == "found" and fix:
         console.print(
             f"\n[bold]the change came in {result.last_good}[/]: the newest release that "
             f"still behaves like {result.bad} is {result.first_bad}; "

@@ -7,6 +7,10 @@ compare verdicts between the good release and the probe on one metric, or on eve
 metric (all equivalent or equal → good, any different → bad). When compare's power analysis
 says more seeds would settle an inconclusive probe, seeds are added to both releases (up to
 `max_seeds`) and the probe is judged again; still inconclusive → the search stops and says so.
+Criterion `runs`: the probe is good when every cell finishes ok (the script runs), bad when a
+cell fails (its failure signature and the known break it matches are the probe's evidence),
+inconclusive when a cell timed out or its environment did not build. With --good newer than
+--bad it searches backwards: the first release where the script runs.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tfrepro import spec as spec_mod
-from tfrepro.analysis import attribution, bisection
+from tfrepro.analysis import attribution, bisection, breaks
 from tfrepro.analysis.compare import compare_cells
 from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.envs import catalogue
@@ -38,7 +42,7 @@ def with_matrix(base: Spec, **matrix: Any) -> Spec:
 def probe_spec(base: Spec, criterion: str, seeds: Sequence[int] | None, max_seeds: int) -> Spec:
     """The spec every probe runs: the given seeds, else seed 0 for `bitwise` and 0..4 for
     `metric` (whose verdicts need a noise floor)."""
-    chosen = list(seeds) if seeds else ([0] if criterion == "bitwise" else list(range(5)))
+    chosen = list(seeds) if seeds else ([0] if criterion != "metric" else list(range(5)))
     if max_seeds < len(chosen):
         raise UsageError(
             f"--max-seeds {max_seeds} is fewer than the {len(chosen)} seeds "
@@ -123,12 +127,15 @@ class BisectResult:
     candidates: int
     max_probes: int
     release_notes: list[dict[str, Any]] | None = None  # between last good and first bad, if found
+    failure: dict[str, Any] | None = None  # criterion runs: how the first bad release fails
 
     def as_dict(self) -> dict[str, Any]:
         """What `--json` prints: the fields in order, release_notes only when found."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.release_notes is None:
             del out["release_notes"]
+        if self.criterion != "runs":
+            del out["failure"]
         return out
 
 
@@ -158,6 +165,12 @@ def bisect(
             found["last_good"], found["first_bad"], devices=base.matrix.knobs.device
         )
         notes = attribution.unique_notes(matched, list(matched))
+    failure = None
+    if criterion == "runs" and found["first_bad"]:
+        failure = next(
+            (p.get("failure") for p in found["probes"] if p["release"] == found["first_bad"]),
+            None,
+        )
     return BisectResult(
         status=found["status"],
         first_bad=found["first_bad"],
@@ -172,6 +185,7 @@ def bisect(
         candidates=len(versions),
         max_probes=bisection.max_probes(len(versions)),
         release_notes=notes,
+        failure=failure,
     )
 
 
@@ -199,6 +213,8 @@ class _Judge:
 
     def __call__(self, version: str) -> tuple[str, dict[str, Any]]:
         ran = _run_release(self.base, version, self.opts, self.reporter)
+        if self.criterion == "runs":
+            return _runs_verdict(ran)
         ok = _ok(ran)
         if not ok:
             return "inconclusive", {"reason": "no cell finished ok: " + _why_not(ran)}
@@ -235,6 +251,28 @@ class _Judge:
         self.base = with_matrix(self.base, seeds=self.seeds)
         self.reference = _ok(_run_release(self.base, self.good, self.opts, self.reporter))
         return _ok(_run_release(self.base, version, self.opts, self.reporter))
+
+
+def _runs_verdict(ran: Sequence[CellRecord]) -> tuple[str, dict[str, Any]]:
+    """good when every cell finished ok; bad when one failed (the script raised or exited
+    non-zero), with how; inconclusive otherwise (a timeout, an environment that did not build:
+    whether the script runs is then unknown)."""
+    failed = [c for c in ran if c["status"] == Status.FAILED and c.get("traceback")]
+    if failed:
+        sig = breaks.signature(failed[0].get("traceback"))
+        known = breaks.match(sig, tf_version=failed[0]["tf_version"]) if sig else None
+        return "bad", {
+            "runs": len(_ok(ran)),
+            "cells": len(ran),
+            "failure": {
+                "describe": breaks.describe(sig) if sig else str(failed[0].get("reason")),
+                "signature": sig,
+                "known_break": known,
+            },
+        }
+    if ran and all(c["status"] in (Status.OK, Status.DIVERGED) for c in ran):
+        return "good", {"runs": len(ran), "cells": len(ran)}
+    return "inconclusive", {"reason": "not every cell finished: " + _why_not(ran)}
 
 
 def _single(cat: catalogue.Catalogue, text: str, option: str) -> catalogue.Release:

@@ -5,6 +5,8 @@ A's initial weights and A's gradients, compare stage by stage (analysis/divergen
 knobs in B and see which flip makes the diverging stage equal again; rank the causes and match
 the release notes between the two releases (analysis/attribution). Every probe is one short
 run of the runner in "probe" mode. Nothing here prints: progress goes to `progress(message)`.
+A script is first run as a plain cell on each side (or found in the store); when one side
+fails, the result is tasks/breakage's BreakResult (how it fails, what makes it run) instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tfrepro.record import Status
 from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ProbeSpec, Result
 from tfrepro.spec import Knobs, Spec
 from tfrepro.store import Store
+from tfrepro.tasks import breakage
 from tfrepro.tasks.planning import Options, Planned, job_for, make_plan, stage_inputs
 
 _BOOL = {"true": True, "false": False, "on": True, "off": False, "1": True, "0": False}
@@ -253,6 +256,7 @@ class ExplainResult:
     probes: int
     probe_timings: list[dict[str, Any]]
     probed: dict[str, Any] | None = None  # a script: the fit probed, and why that one
+    kind: str = "explain"  # tasks/breakage.BreakResult is "break"
 
     def as_dict(self) -> dict[str, Any]:
         """What `--json` prints and the store keeps: the fields in order, as they are (`probed`
@@ -276,7 +280,7 @@ def explain(
     progress: Callable[[str], object] | None = None,
     fit: int | None = None,
     model: str | None = None,
-) -> ExplainResult:
+) -> ExplainResult | breakage.BreakResult:
     """Probe A, A again and B (from A's weights and gradients); compare them stage by stage;
     flip knobs (`knobs`, default every one that applies) where a numeric stage diverged."""
     say = progress or (lambda msg: None)
@@ -285,6 +289,25 @@ def explain(
     ga, gb = parse_group(a_text), parse_group(b_text)
     spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
     plan_a, plan_b = _plan_one(spec_a, opts), _plan_one(spec_b, opts)  # errors before the store
+    if base.script is not None:
+        # the script as a plain cell on each side first (or as the store has it): a side that
+        # does not run has nothing to probe, and the stored cells say which fit differs
+        ran = {
+            "A": breakage.run_cell(plan_a, opts, say),
+            "B": breakage.run_cell(plan_b, opts, say),
+        }
+        for side, c in ran.items():
+            if c["status"] == Status.FAILED and not breakage.script_failed(c):
+                raise ExplainError(f"{side} did not run: {c['reason']}")
+        if all(c["status"] == Status.FAILED for c in ran.values()):
+            why = "; ".join(f"{s}: {breakage.failure_of(c)['describe']}" for s, c in ran.items())
+            raise ExplainError(
+                f"the script runs on neither side ({why[:400]}); explain it against a release "
+                f"where it runs (`tfrepro bisect --good A --bad B --criterion runs` finds one)"
+            )
+        if any(c["status"] == Status.FAILED for c in ran.values()):
+            specs = {"A": spec_a, "B": spec_b}
+            return breakage.explain_break(a_text, b_text, seed, ran, specs, opts, say)
     prober = _Prober(opts, steps)
     probed = None
     if base.script is not None:

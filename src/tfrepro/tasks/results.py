@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tfrepro import __version__
-from tfrepro.analysis import baseline, compare, groups, load
+from tfrepro.analysis import baseline, breaks, compare, groups, load
 from tfrepro.errors import StoreError, UsageError
 from tfrepro.record import CellRecord, Status
 from tfrepro.report import collect, html, summary
 from tfrepro.store import Store
 
 if TYPE_CHECKING:  # explain's module loads numpy and the executor: only its result's type here
+    from tfrepro.tasks.breakage import BreakResult
     from tfrepro.tasks.explain import ExplainResult
 
 
@@ -45,6 +46,7 @@ def _cells(store: Store, by: str) -> list[CellRecord]:
 class Comparison:
     cells: list[CellRecord]
     rows: list[dict[str, Any]]
+    failures: list[breaks.Failure]  # the failed cells grouped by signature
 
 
 def compare_store(
@@ -74,7 +76,7 @@ def compare_store(
         predictions=load.predictions(found),
         labels=load.labels(found),
     )
-    return Comparison(list(found), rows)
+    return Comparison(list(found), rows, breaks.group_failures(found, by=by))
 
 
 def save_baseline(store_path: Path, path: Path, *, by: str) -> dict[str, Any]:
@@ -202,6 +204,11 @@ def _report_data(
     )
 
 
-def keep_explanation(store_path: Path, result: ExplainResult) -> None:
+def keep_explanation(store_path: Path, result: ExplainResult | BreakResult) -> bool:
+    """Keep an explanation in the store for the report; a break (one side did not run) is
+    not kept as one: its cells, the variants' included, are in the store already."""
+    if result.kind == "break":
+        return False
     with Store(store_path) as store:
         store.put_explanation(result.as_dict())
+    return True

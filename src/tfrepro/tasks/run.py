@@ -6,6 +6,7 @@ a `RunResult` the CLI renders.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -75,6 +76,20 @@ class RunResult:
             if first
             else True
         )
+
+    def broken_pair(self) -> tuple[str, str] | None:
+        """A script that runs on one release and fails on another: the newest release where
+        every cell ran and the first release after it where a cell failed (or, when only the
+        newer releases run, the oldest that runs and the newest that fails before it)."""
+        ran: dict[str, bool] = {}
+        for c in self.cells:
+            if c["status"] in (Status.OK, Status.FAILED):
+                ran[c["tf_version"]] = ran.get(c["tf_version"], True) and c["status"] == Status.OK
+        releases = sorted(ran, key=version_key)
+        for a, b in itertools.pairwise(releases):
+            if ran[a] != ran[b]:
+                return (a, b) if ran[a] else (b, a)
+        return None
 
     def explain_pair(self) -> tuple[str, str] | None:
         """The two releases worth explaining: the pair whose final weights differ on the most
