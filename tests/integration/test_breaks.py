@@ -78,7 +78,9 @@ def test_explain_a_break_names_it_and_verifies_what_makes_it_run(
     assert "known break:" in out and f"fails from {r['sides']['B']['tf']}" in out
     html = tmp_path / "r.html"
     ok(tfrepro("report", "--store", store, "--out", html, cwd=corpus, cache=env_cache))
-    assert 'id="breaks"' in html.read_text()
+    page = html.read_text()
+    assert 'id="breaks"' in page and "What makes it run" in page
+    assert f"{r['failure']['known_break']['title']}".split("`")[0] in page
 
 
 def test_a_tf1_script_on_tf2_has_nothing_that_makes_it_run_and_says_the_fix(

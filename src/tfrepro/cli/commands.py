@@ -164,13 +164,12 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             fit=args.fit,
             model=args.model,
         )
-    kept = results.keep_explanation(args.store, result)
+    results.keep_explanation(args.store, result)
     if args.json:
         _json(result.as_dict())
     else:
         render(console, result)
-    if kept:
-        views.explanation_kept(err if args.json else console, args.store)
+    views.explanation_kept(err if args.json else console, args.store, result.kind)
     return 0
 
 

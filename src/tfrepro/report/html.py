@@ -292,7 +292,10 @@ def context(data: ReportData) -> dict[str, Any]:
         "breaks": breaks.group_failures(data.failed, by=data.by),
         "runs": data.runs,
         "spec": _spec_rows(data.runs[-1]["spec"]) if data.runs else [],
-        "explanations": explanations.explanations(data.explanations),
+        "explanations": explanations.explanations(
+            [e for e in data.explanations if e.get("kind") != "break"]
+        ),
+        "explained_breaks": [e for e in data.explanations if e.get("kind") == "break"],
     }
 
 

@@ -166,10 +166,11 @@ def pruned(console: Console, removed: Sequence[str], root: Path) -> None:
     _plain(console, f"{len(removed)} removed from {root}")
 
 
-def explanation_kept(console: Console, store: Path) -> None:
+def explanation_kept(console: Console, store: Path, kind: str = "explain") -> None:
+    section = "Breaks" if kind == "break" else "Where and why"
     _plain(
         console,
-        f'saved in {store}: `tfrepro report{store_flag(store)}` shows it under "Where and why"',
+        f'saved in {store}: `tfrepro report{store_flag(store)}` shows it under "{section}"',
     )
 
 

@@ -204,11 +204,7 @@ def _report_data(
     )
 
 
-def keep_explanation(store_path: Path, result: ExplainResult | BreakResult) -> bool:
-    """Keep an explanation in the store for the report; a break (one side did not run) is
-    not kept as one: its cells, the variants' included, are in the store already."""
-    if result.kind == "break":
-        return False
+def keep_explanation(store_path: Path, result: ExplainResult | BreakResult) -> None:
+    """Keep an explanation (or an explained break) in the store for the report."""
     with Store(store_path) as store:
         store.put_explanation(result.as_dict())
-    return True
