@@ -437,6 +437,22 @@ CASES: dict[str, Case] = {
         ("'b.json'", "not UTF-8", "tfrepro baseline save FILE"),
         {"b.json": b"\xff\xfe\x00"},
     ),
+    "until-settled max-seeds below the first round": Case(
+        (*RUN, "--tf", "2.15,2.16", "--until-settled", "--round", "6", "--max-seeds", "4"),
+        ("--max-seeds 4", "first round of 6 seeds"),
+    ),
+    "until-settled with one release": Case(
+        (*RUN, *TF, "--until-settled"), ("--until-settled", "one tf_version", "2.16")
+    ),
+    "max-seeds without until-settled": Case(
+        (*RUN, *TF, "--max-seeds", "10"), ("--max-seeds", "--until-settled")
+    ),
+    "until-settled as a dry run": Case(
+        (*RUN, "--tf", "2.15,2.16", "--until-settled", *DRY), ("--until-settled", "--dry-run")
+    ),
+    "until-settled rounds of one seed": Case(
+        (*RUN, "--tf", "2.15,2.16", "--until-settled", "--round", "1"), ("--round 1", "2 seeds")
+    ),
     "model binds no build_model at its top level": Case(
         (*RUN, *TF, "--model", "net.py", *DRY),
         ("net.py", "build_model at its top level", "build_model = ..."),

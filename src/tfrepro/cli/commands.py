@@ -14,47 +14,16 @@ from typing import Any
 
 from rich.console import Console
 
+from tfrepro.cli.options import (
+    print_json,
+    run_options,
+    script_command,
+    settle_design,
+    spec_overrides,
+)
 from tfrepro.errors import UsageError
 
 DEMO_SPEC = Path(__file__).parent.parent / "demo" / "demo.toml"
-
-
-def _json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=1, default=str) + "\n")
-
-
-def _options(args: argparse.Namespace, command: str) -> Any:
-    from tfrepro.tasks.planning import Options
-
-    names = ("dry_run", "rerun", "retry_failed", "executor", "address")
-    flags: dict[str, Any] = {k: getattr(args, k) for k in names if hasattr(args, k)}
-    flags["warm"] = not getattr(args, "fresh", False)
-    where: dict[str, Any] = {"store": args.store, "cache": args.cache, "python": args.python}
-    return Options(jobs=args.jobs, timeout=args.timeout, command=command, **where, **flags)
-
-
-def _script(args: argparse.Namespace) -> dict[str, Any]:
-    """`-- python train.py ARGS`: the spec's [script], run from the current folder."""
-    script = getattr(args, "script", None)
-    return {} if script is None else {"script.command": script, "script.cwd": str(Path.cwd())}
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Command-line options that replace spec entries."""
-    out: dict[str, Any] = _script(args)
-    if getattr(args, "tf", None):
-        out["matrix.tf"] = [t for t in args.tf.split(",") if t.strip()]
-    if getattr(args, "seeds", None) is not None:
-        out["matrix.seeds"] = args.seeds
-    for flag, key in (
-        ("model", "model.source"),
-        ("data", "data.name"),
-        ("epochs", "train.epochs"),
-        ("resolution", "matrix.resolution"),
-    ):
-        if getattr(args, flag, None) is not None:
-            out[key] = getattr(args, flag)
-    return out
 
 
 def _run_spec(
@@ -65,9 +34,15 @@ def _run_spec(
     from tfrepro.report.terminal import run_summary
     from tfrepro.tasks import planning, run
 
-    overrides = _overrides(args)
+    overrides = spec_overrides(args)
     spec = run.load_spec(spec_path, overrides)
-    opts = _options(args, command)
+    opts = run_options(args, command)
+    if (
+        getattr(args, "until_settled", False)
+        or getattr(args, "max_seeds", None)
+        or getattr(args, "round", None)
+    ):
+        return _settle(spec, opts, args, console)
     if opts.dry_run:
         planned = planning.make_plan(spec, opts)
         views.dry_run(console, planned.cells, planned.warnings)
@@ -79,6 +54,23 @@ def _run_spec(
     # explain rebuilds one cell per release from the spec alone: only hint where that works
     explainable = set(overrides) <= {"matrix.tf", "matrix.seeds", "script.command", "script.cwd"}
     views.run_footer(console, result, opts.store, spec_path=spec_path, explainable=explainable)
+    return 0
+
+
+def _settle(spec: Any, opts: Any, args: argparse.Namespace, console: Console) -> int:
+    from tfrepro.report import settle_view
+    from tfrepro.report.progress import RichReporter
+    from tfrepro.tasks import settle
+
+    design = settle_design(args, opts)
+    out = Console(stderr=True) if args.json else console
+    result = settle.settle(
+        spec, opts, lambda: RichReporter(out), design, progress=settle_view.progress(out)
+    )
+    if args.json:
+        print_json(result.as_dict())
+    else:
+        settle_view.render(console, result)
     return 0
 
 
@@ -96,7 +88,7 @@ def cmd_cells(args: argparse.Namespace, console: Console) -> int:
 
     cells = results.cells(args.store, all_attempts=args.all, with_loss=args.json)
     if args.json:
-        _json(cells)
+        print_json(cells)
     else:
         cell_table(console, cells)
     return 0
@@ -108,7 +100,7 @@ def cmd_versions(args: argparse.Namespace, console: Console) -> int:
 
     rows, source = envs.versions(refresh=args.refresh)
     if args.json:
-        _json(rows)
+        print_json(rows)
     else:
         versions_table(console, rows, source)
     return 0
@@ -124,7 +116,7 @@ def cmd_envs(args: argparse.Namespace, console: Console) -> int:
     if action == "list":
         rows, root = envs.list_envs(args.cache)
         if args.json:
-            _json(rows)
+            print_json(rows)
         else:
             views.envs_table(console, rows, root)
     elif action == "prune":
@@ -148,7 +140,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.tasks import explain, results, run
 
     knobs = explain.parse_knobs(args.knobs)
-    base = run.load_spec(args.spec, _script(args))
+    base = run.load_spec(args.spec, script_command(args))
     err = Console(stderr=True)
     with err.status("explaining") as status:
         result = explain.explain(
@@ -157,7 +149,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
             args.b,
             seed=args.seed,
             steps=args.steps,
-            opts=_options(args, "tfrepro explain"),
+            opts=run_options(args, "tfrepro explain"),
             ablate=not args.no_ablation,
             knobs=knobs,
             progress=status.update,
@@ -166,7 +158,7 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
         )
     results.keep_explanation(args.store, result)
     if args.json:
-        _json(result.as_dict())
+        print_json(result.as_dict())
     else:
         render(console, result)
     views.explanation_kept(err if args.json else console, args.store, result.kind)
@@ -257,7 +249,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
 
     versions = bisect.candidates(args.good, args.bad)  # fails before anything is shown
     base = bisect.probe_spec(
-        run.load_spec(args.spec, _script(args)), args.criterion, args.seeds, args.max_seeds
+        run.load_spec(args.spec, script_command(args)), args.criterion, args.seeds, args.max_seeds
     )
     out = console if not args.json else Console(stderr=True)
     with RichReporter(out) as reporter:
@@ -267,12 +259,12 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
             criterion=args.criterion,
             metric=args.metric,
             margin=args.margin,
-            opts=_options(args, "tfrepro bisect"),
+            opts=run_options(args, "tfrepro bisect"),
             reporter=reporter,
             max_seeds=args.max_seeds,
         )
     if args.json:
-        _json(result.as_dict())
+        print_json(result.as_dict())
     else:
         views.bisect_result(console, result)
     return 0

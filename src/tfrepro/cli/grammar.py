@@ -75,6 +75,25 @@ def add_run(sub: Any) -> None:
     r.add_argument("--data", help="dataset: digits, breast_cancer, wine, iris, synthetic, .npz")
     r.add_argument("--epochs", type=positive_int, help="epochs (overrides the spec)")
     r.add_argument("--resolution", choices=("era", "latest"), help="dependencies (default era)")
+    r.add_argument(
+        "--until-settled",
+        action="store_true",
+        help="add seeds in rounds until every comparison between releases settles "
+        "(group-sequential test; seeds 0, 1, 2, …)",
+    )
+    r.add_argument(
+        "--round",
+        type=positive_int,
+        metavar="K",
+        help="--until-settled: seeds per group in each round (default 6)",
+    )
+    r.add_argument(
+        "--max-seeds",
+        type=positive_int,
+        metavar="N",
+        help="--until-settled: at most this many seeds per group (default 30)",
+    )
+    r.add_argument("--json", action="store_true", help="--until-settled: print the result as JSON")
 
     d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
     _run_args(d)

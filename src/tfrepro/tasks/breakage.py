@@ -229,6 +229,11 @@ def explain_break(
             numpy=cell.get("numpy_version"),
             cell=cell["id"],
         )
+        if cell["status"] != Status.OK and not script_failed(cell):
+            # its environment did not build (a pin this TensorFlow refuses) or it timed out
+            row.update(status="cannot run", reason=str(cell.get("reason") or "")[:300])
+            tried.append(row)
+            return False
         if cell["status"] == Status.OK:
             row["compared_with"] = other  # b - a: the variant minus A, or B minus the variant
             row["comparison"] = against(good, cell) if failing == "B" else against(cell, good)

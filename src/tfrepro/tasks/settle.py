@@ -1,0 +1,178 @@
+"""`tfrepro run --until-settled`: seeds added in rounds until every comparison settles.
+
+Round 1 runs `design.first` seeds in every group (release, or the values of the `--by` axis);
+after each round, compare (analysis/compare) gives every (pair, metric) its statistics and the
+sequential design (analysis/sequential) decides: bitwise-identical or numerically-equal when
+every matched seed agrees, different or equivalent when a test crosses its boundary at this
+look, else open. Only the groups that still have an open comparison get the next round; it
+ends when nothing is open or at `max_seeds` (what is still open is then inconclusive). Each
+round is an ordinary run (cells go to the store: an interrupted settle resumes, and `compare`
+sees the cells), on the warm workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfrepro.analysis import compare, groups, sequential, stats
+from tfrepro.analysis.ladder import Verdict
+from tfrepro.errors import UsageError
+from tfrepro.plan import Cell
+from tfrepro.record import CellRecord
+from tfrepro.spec import Spec
+from tfrepro.tasks.bisect import with_matrix
+from tfrepro.tasks.planning import Options, make_plan
+from tfrepro.tasks.run import Reporter, execute, stored
+
+
+@dataclass
+class SettleResult:
+    """The design, the path of every look and the verdicts it stopped at."""
+
+    by: str
+    design: dict[str, Any]  # sequential.Design.as_dict()
+    looks: list[dict[str, Any]]  # per look: seeds per group and each comparison's state
+    rows: list[dict[str, Any]]  # compare's rows of the final look, verdict = the sequential one
+    trainings: int  # cells this settle trained or found in the store
+    fixed_trainings: int  # the fixed design tfrepro recommends: recommended_seeds() per group
+    status: str  # "settled" (nothing open) or "budget" (max_seeds reached with some open)
+    seconds: float
+    cells: list[CellRecord] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        del out["cells"]
+        return out
+
+
+def cell_label(cell: Cell, by: str) -> str:
+    """A planned cell's group label on the `by` axis (as analysis.groups labels a record)."""
+    if by == "tf_version":
+        return cell.tf_version
+    if by in cell.knobs:
+        return groups.label(cell.knobs[by])
+    env = dict(cell.env_vars)
+    if by in env:
+        return env[by]
+    raise UsageError(
+        f"--until-settled: '{by}' is not an axis of this experiment's cells; group by "
+        f"tf_version, a knob or an environment variable of the spec"
+    )
+
+
+def settle(
+    spec: Spec,
+    opts: Options,
+    reporter: Callable[[], AbstractContextManager[Reporter]],
+    design: sequential.Design,
+    *,
+    by: str = "tf_version",
+    metrics: list[str] | None = None,
+    margin: float | None = None,
+    progress: Callable[[str], object] | None = None,
+) -> SettleResult:
+    say = progress or (lambda msg: None)
+    start = time.monotonic()
+    seeds = list(range(design.max_seeds))
+    planned = make_plan(with_matrix(spec, seeds=seeds[: design.first]), opts)
+    labels = sorted({cell_label(c, by) for c in planned.cells}, key=groups.sort_key)
+    if len(labels) < 2:
+        raise UsageError(
+            f"--until-settled compares groups, and this experiment has one {by} "
+            f"({', '.join(labels) or 'none'}): give two releases or more (--tf 2.15,2.16)"
+        )
+    active, ids = set(labels), set()
+    looks: list[dict[str, Any]] = []
+    settled: dict[tuple[str, str, str], dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for look, n in enumerate(design.seeds):
+        planned = make_plan(with_matrix(spec, seeds=seeds[:n]), opts)
+        planned.cells = [c for c in planned.cells if cell_label(c, by) in active]
+        say(f"round {look + 1}: {n} seeds in {', '.join(sorted(active, key=groups.sort_key))}")
+        with reporter() as round_reporter:  # one progress display per round
+            ids.update(execute(planned, opts, round_reporter))
+        cells = stored(opts.store, ids)
+        rows = compare.compare_cells(
+            cells, by=by, metrics=metrics, margin=margin, alpha=design.alpha
+        )
+        if look == 0:
+            design.comparisons = max(len(rows), 1)  # fixed at the first look (Bonferroni)
+        state = []
+        for r in rows:
+            key = (r["a"], r["b"], r["metric"])
+            if key not in settled:
+                got = _decide(r, look, design)
+                if got is not None:
+                    settled[key] = {"verdict": got, "look": look + 1, "seeds": n}
+            state.append(_state(r, settled.get(key), look, design))
+        looks.append({"look": look + 1, "seeds": n, "groups": sorted(active), "rows": state})
+        open_rows = [s for s in state if s["verdict"] == "open"]
+        active = {g for s in open_rows for g in (s["a"], s["b"])}
+        if not active:
+            break
+    final = _final(rows, settled)
+    return SettleResult(
+        by=by,
+        design=design.as_dict(),
+        looks=looks,
+        rows=final,
+        trainings=len(ids),
+        fixed_trainings=stats.recommended_seeds() * len(labels) * _per_seed(planned, by),
+        status="budget" if any(r["verdict"] == Verdict.INCONCLUSIVE for r in final) else "settled",
+        seconds=round(time.monotonic() - start, 1),
+        cells=stored(opts.store, ids),
+    )
+
+
+def _per_seed(planned: Any, by: str) -> int:
+    """Cells per (group, seed) — other axes of the matrix multiply the trainings."""
+    per: dict[tuple[str, int], int] = {}
+    for c in planned.cells:
+        per[(cell_label(c, by), c.seed)] = per.get((cell_label(c, by), c.seed), 0) + 1
+    return max(per.values(), default=1)
+
+
+def _decide(r: dict[str, Any], look: int, design: sequential.Design) -> str | None:
+    """A row's sequential verdict at this look, or None (open)."""
+    if r["bitwise"]:
+        return str(Verdict.BITWISE_IDENTICAL)
+    if r["metric_equal"]:
+        return str(Verdict.NUMERICALLY_EQUAL)
+    at = design.look_of(min(r["n_a"], r["n_b"]))
+    return sequential.verdict_at(r["p_value"], r["tost_p"], min(at, look), design)
+
+
+def _state(
+    r: dict[str, Any], done: dict[str, Any] | None, look: int, design: sequential.Design
+) -> dict[str, Any]:
+    return {
+        "a": r["a"],
+        "b": r["b"],
+        "metric": r["metric"],
+        "n": min(r["n_a"], r["n_b"]),
+        "p_value": r["p_value"],
+        "tost_p": r["tost_p"],
+        "level": design.levels()[look],
+        "verdict": done["verdict"] if done else "open",
+    }
+
+
+def _final(rows: list[dict[str, Any]], settled: dict[tuple[str, str, str], Any]) -> list[Any]:
+    """The last look's rows, each with the verdict it settled at (and when), else
+    inconclusive."""
+    out = []
+    for r in rows:
+        done = settled.get((r["a"], r["b"], r["metric"]))
+        verdict = done["verdict"] if done else str(Verdict.INCONCLUSIVE)
+        reason = (
+            f"settled at look {done['look']} ({done['seeds']} seeds per group)"
+            if done
+            else "still open at the last look (max seeds reached)"
+        )
+        out.append({**r, "verdict": verdict, "reason": reason, "settled": done})
+    return out

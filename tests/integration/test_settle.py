@@ -1,0 +1,37 @@
+"""`run --until-settled` on real releases: the multi-label script of tensorflow#41114 (2.1 vs
+2.2, tests/corpus/15_multilabel_accuracy.py) settles in the first round — "accuracy" different
+(its definition changed), loss equivalent — with fewer trainings than the fixed design."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .helpers import cells, ok, tfrepro
+
+pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).parents[1] / "corpus"
+
+
+def test_until_settled_stops_when_every_comparison_settles(tmp_path: Path, env_cache: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("__pycache__"))
+    store = tmp_path / "store"
+    done = ok(tfrepro("run", "--tf", "2.1,2.2", "--until-settled", "--round", "4", "--store",
+                      store, "--json", "--", "python", "15_multilabel_accuracy.py", cwd=corpus,
+                      cache=env_cache))  # fmt: skip
+    r = json.loads(done.stdout)
+    verdicts = {row["metric"]: row["verdict"] for row in r["rows"]}
+    assert verdicts["accuracy"] == "different", r["looks"]
+    assert verdicts["loss"] in ("equivalent", "numerically-equal", "bitwise-identical")
+    assert r["status"] == "settled"
+    assert r["design"]["step"] == 4 and r["design"]["levels"][0] < 0.05
+    # fewer trainings than the fixed design, and every one of them is a cell in the store
+    assert r["trainings"] < r["fixed_trainings"]
+    stored = cells(store, corpus, env_cache)
+    assert len(stored) == r["trainings"]
+    assert {c["seed"] for c in stored} == set(range(len(r["looks"]) * 4))

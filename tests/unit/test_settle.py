@@ -1,0 +1,35 @@
+"""`run --until-settled`'s decisions on compare's rows (the runs: tests/integration)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfrepro.analysis import sequential
+from tfrepro.tasks import settle
+
+
+def _row(**kw: Any) -> dict[str, Any]:
+    base = {"a": "2.15.1", "b": "2.16.2", "metric": "loss", "bitwise": False,
+            "metric_equal": False, "p_value": 0.5, "tost_p": 0.5, "n_a": 6, "n_b": 6}  # fmt: skip
+    return {**base, **kw}
+
+
+def test_equal_seeds_settle_at_once_and_tests_wait_for_their_boundary() -> None:
+    d = sequential.Design(first=6, step=6, max_seeds=30)
+    assert settle._decide(_row(bitwise=True), 0, d) == "bitwise-identical"
+    assert settle._decide(_row(metric_equal=True), 0, d) == "numerically-equal"
+    assert settle._decide(_row(p_value=0.001), 0, d) == "different"
+    assert settle._decide(_row(tost_p=0.001), 0, d) == "equivalent"
+    # p 0.03 is "different" for a fixed design at 0.05, not at a look of this one
+    assert settle._decide(_row(p_value=0.03), 0, d) is None
+    # fewer ok seeds than the look planned (a failed cell): judged at the earlier look's level
+    assert settle._decide(_row(p_value=0.0150, n_a=6, n_b=5), 1, d) is None
+    assert settle._decide(_row(p_value=0.0150, n_a=12, n_b=12), 1, d) == "different"
+
+
+def test_the_final_rows_carry_the_look_they_settled_at_and_the_rest_is_inconclusive() -> None:
+    rows = [_row(), _row(metric="accuracy")]
+    done = {("2.15.1", "2.16.2", "loss"): {"verdict": "equivalent", "look": 3, "seeds": 18}}
+    final = settle._final(rows, done)
+    assert final[0]["verdict"] == "equivalent" and "look 3 (18 seeds" in final[0]["reason"]
+    assert final[1]["verdict"] == "inconclusive" and final[1]["settled"] is None
