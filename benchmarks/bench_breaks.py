@@ -15,14 +15,12 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
+from bench_corpus import CORPUS, run_explain  # run as a script: benchmarks/ is on sys.path
 
 
 def pairs(path: Path) -> list[tuple[str, str]]:
@@ -42,19 +40,10 @@ def pairs(path: Path) -> list[tuple[str, str]]:
 
 
 def explain(script: Path, good: str, broken: str, store: Path, cache: Path | None) -> dict:
-    extra = ["--cache", str(cache)] if cache else []
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "tfrepro", "explain", good, broken, "--json", "--store",
-         str(store), *extra, "--", "python", script.name],
-        cwd=script.parent, capture_output=True, text=True, timeout=1800, check=False,
-    )  # fmt: skip
-    seconds = round(time.perf_counter() - t0, 1)
-    if done.returncode != 0:
-        error = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        return {"ok": False, "error": error[:300], "traceback": "Traceback" in done.stderr,
-                "seconds": seconds}  # fmt: skip
-    r = json.loads(done.stdout)
+    r, run = run_explain(script, good, broken, store, cache)
+    if r is None:
+        return run
+    seconds = run["seconds"]
     if r.get("kind") != "break":
         return {"ok": True, "break": False, "seconds": seconds}
     known = (r["failure"].get("known_break") or {}).get("id")

@@ -116,19 +116,30 @@ def as_cell(script: Path, release: str, store: Path, cache: Path | None) -> dict
     }
 
 
-def explain(script: Path, a: str, b: str, store: Path, cache: Path | None) -> dict[str, Any]:
+def run_explain(
+    script: Path, a: str, b: str, store: Path, cache: Path | None, *flags: str
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """`tfrepro explain A B FLAGS --json -- python SCRIPT`: its output (None when it failed)
+    and what to record of the run (seconds; the error and whether it was a traceback)."""
     extra = ["--cache", str(cache)] if cache else []
     t0 = time.perf_counter()
     done = tfrepro(
-        "explain", a, b, "--no-ablation", "--json", "--store", str(store), *extra, "--",
+        "explain", a, b, *flags, "--json", "--store", str(store), *extra, "--",
         "python", script.name, cwd=script.parent,
     )  # fmt: skip
     seconds = round(time.perf_counter() - t0, 1)
     if done.returncode != 0:
         error = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        return {"ok": False, "error": error[:300], "traceback": "Traceback" in done.stderr,
-                "seconds": seconds}  # fmt: skip
-    out = json.loads(done.stdout)
+        return None, {"ok": False, "error": error[:300], "traceback": "Traceback" in done.stderr,
+                      "seconds": seconds}  # fmt: skip
+    return json.loads(done.stdout), {"ok": True, "seconds": seconds}
+
+
+def explain(script: Path, a: str, b: str, store: Path, cache: Path | None) -> dict[str, Any]:
+    out, run = run_explain(script, a, b, store, cache, "--no-ablation")
+    if out is None:
+        return run
+    seconds = run["seconds"]
     stages = out.get("stages") or {}
     measured = [s for s, v in stages.items() if (v or {}).get("measured", True)]
     missing = {

@@ -9,7 +9,7 @@ the familywise rate of a false "different"), and a shift of one noise floor (pow
 median trainings against the fixed design that reaches the same power, statsmodels' t-test
 power solver).
 
-    python benchmarks/bench_sequential.py [--reps 2000] [--first 6] [--round 6] [--max-seeds 30]
+    python benchmarks/bench_sequential.py [--reps 2000] [--first 8] [--round 8] [--max-seeds 40]
                                           [--spending pocock|obrien-fleming]
 """
 
@@ -69,8 +69,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--first", type=int, help="seeds per group in round 1 (default: --round)")
-    ap.add_argument("--round", type=int, default=6)
-    ap.add_argument("--max-seeds", type=int, default=30)
+    ap.add_argument("--round", type=int, default=8)
+    ap.add_argument("--max-seeds", type=int, default=40)
     ap.add_argument("--spending", choices=sequential.SPENDING, default="pocock")
     args = ap.parse_args()
     first = args.first or args.round

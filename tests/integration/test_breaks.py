@@ -6,7 +6,6 @@ script stops running; compare and the report group the failed cells by signature
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ import pytest
 from .helpers import cells, ok, tfrepro
 
 pytestmark = pytest.mark.integration
-
-CORPUS = Path(__file__).parents[1] / "corpus"
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    shutil.copytree(CORPUS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
 
 
 def _explain(corpus: Path, store: Path, cache: Path, a: str, b: str, script: str) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,16 +17,6 @@ import pytest
 from .helpers import cells, ok, tfrepro
 
 pytestmark = pytest.mark.integration
-
-CORPUS = Path(__file__).parents[1] / "corpus"
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """A copy of the corpus (cells copy their folder, the scripts write files next to them)."""
-    folder = tmp_path / "corpus"
-    shutil.copytree(CORPUS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return folder
 
 
 def _bare(python: str, script: str, cwd: Path) -> int:

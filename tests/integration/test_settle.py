@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,10 @@ from .helpers import cells, ok, tfrepro
 
 pytestmark = pytest.mark.integration
 
-CORPUS = Path(__file__).parents[1] / "corpus"
 
-
-def test_until_settled_stops_when_every_comparison_settles(tmp_path: Path, env_cache: Path) -> None:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("__pycache__"))
+def test_until_settled_stops_when_every_comparison_settles(
+    corpus: Path, tmp_path: Path, env_cache: Path
+) -> None:
     store = tmp_path / "store"
     done = ok(tfrepro("run", "--tf", "2.1,2.2", "--until-settled", "--round", "4", "--store",
                       store, "--json", "--", "python", "15_multilabel_accuracy.py", cwd=corpus,

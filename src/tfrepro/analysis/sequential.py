@@ -21,9 +21,9 @@ alpha / m (Bonferroni), so the familywise rate of a false "different" stays at a
 look and pair. "bitwise-identical" and "numerically-equal" are not tests: they settle at the
 first look where every matched seed agrees.
 
-Measured by benchmarks/bench_sequential.py (no TensorFlow): with the default design (6 seeds a
-round, at most 30, Pocock) see the benchmark's README entry for the A/A rate, the power at one
-noise floor and the trainings against the fixed design of the same power.
+Measured by benchmarks/bench_sequential.py (no TensorFlow; figures in benchmarks/README.md):
+the A/A rate of a false "different", the power at one noise floor and the trainings against the
+fixed design of the same power, for the default design (8 seeds a round, at most 40, Pocock).
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def nominal_levels(fractions: Sequence[float], alpha: float, spending: str) -> l
 class Design:
     """Seeds per group at each look, and what each look may spend."""
 
-    first: int = 3  # seeds per group in the first round
-    step: int = 3  # seeds added per group in each later round
-    max_seeds: int = 30  # per group
+    first: int = 8  # seeds per group in the first round
+    step: int = 8  # seeds added per group in each later round
+    max_seeds: int = 40  # per group
     alpha: float = 0.05  # familywise, for "different" and for "equivalent" each
     spending: str = "pocock"
     comparisons: int = 1  # m: each comparison spends alpha / m

@@ -85,13 +85,13 @@ def add_run(sub: Any) -> None:
         "--round",
         type=positive_int,
         metavar="K",
-        help="--until-settled: seeds per group in each round (default 6)",
+        help="--until-settled: seeds per group in each round (default 8)",
     )
     r.add_argument(
         "--max-seeds",
         type=positive_int,
         metavar="N",
-        help="--until-settled: at most this many seeds per group (default 30)",
+        help="--until-settled: at most this many seeds per group (default 40)",
     )
     r.add_argument("--json", action="store_true", help="--until-settled: print the result as JSON")
 

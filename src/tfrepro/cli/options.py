@@ -60,8 +60,10 @@ def settle_design(args: argparse.Namespace, opts: Any) -> Any:
             "--until-settled decides its rounds as results come in, a dry run cannot show "
             "them: drop --dry-run (or --until-settled to see a fixed plan)"
         )
-    step = args.round or 6
-    most = args.max_seeds or max(30, step)
+    # 8 a round, at most 40: power 0.95 at one noise floor, median trainings 0.57x the fixed
+    # design of that power (benchmarks/bench_sequential.py)
+    step = args.round or 8
+    most = args.max_seeds or max(40, step)
     if step < 2:
         raise UsageError("--round 1: a round needs at least 2 seeds per group (a noise floor)")
     if most < step:
