@@ -154,20 +154,25 @@ def test_bisect_probes_are_described_in_words() -> None:
         "verdict": "bad",
         "compare_verdicts": {"accuracy": "different"},
         "diff": {"accuracy": 0.0159},
-        "p_adjusted": {"accuracy": 0.0391},
+        "p_value": {"accuracy": 0.0021},
+        "level": 0.0181,
+        "look": 2,
         "seeds_needed": None,
         "seeds": 12,
     }
-    assert probe_detail(metric) == ("accuracy different (b − a +0.0159, p Holm 0.0391); 12 seeds")
+    assert probe_detail(metric) == (
+        "accuracy different (b − a +0.0159, p 0.0021 at look 2's level 0.0181); 12 seeds"
+    )
     open_probe = {
         **metric,
-        "compare_verdicts": {"accuracy": "inconclusive"},
-        "p_adjusted": {"accuracy": None},
+        "compare_verdicts": {"accuracy": "open"},
+        "p_value": {"accuracy": None},
         "seeds_needed": 40,
         "seeds": 20,
     }
     assert probe_detail(open_probe) == (
-        "accuracy inconclusive (b − a +0.0159, p Holm —); about 40 seeds would settle it; 20 seeds"
+        "accuracy open (b − a +0.0159, p — at look 2's level 0.0181); about 40 seeds would "
+        "settle it; 20 seeds"
     )
     bitwise = {"release": "2.10.0", "verdict": "good", "seeds_identical": 1, "seeds": 1}
     assert probe_detail(bitwise) == "1 of 1 seeds bitwise identical to the good release"

@@ -16,15 +16,15 @@ def _row(**kw: Any) -> dict[str, Any]:
 
 def test_equal_seeds_settle_at_once_and_tests_wait_for_their_boundary() -> None:
     d = sequential.Design(first=6, step=6, max_seeds=30)
-    assert settle._decide(_row(bitwise=True), 0, d) == "bitwise-identical"
-    assert settle._decide(_row(metric_equal=True), 0, d) == "numerically-equal"
-    assert settle._decide(_row(p_value=0.001), 0, d) == "different"
-    assert settle._decide(_row(tost_p=0.001), 0, d) == "equivalent"
+    assert sequential.decide(_row(bitwise=True), 0, d) == "bitwise-identical"
+    assert sequential.decide(_row(metric_equal=True), 0, d) == "numerically-equal"
+    assert sequential.decide(_row(p_value=0.001), 0, d) == "different"
+    assert sequential.decide(_row(tost_p=0.001), 0, d) == "equivalent"
     # p 0.03 is "different" for a fixed design at 0.05, not at a look of this one
-    assert settle._decide(_row(p_value=0.03), 0, d) is None
+    assert sequential.decide(_row(p_value=0.03), 0, d) is None
     # fewer ok seeds than the look planned (a failed cell): judged at the earlier look's level
-    assert settle._decide(_row(p_value=0.0150, n_a=6, n_b=5), 1, d) is None
-    assert settle._decide(_row(p_value=0.0150, n_a=12, n_b=12), 1, d) == "different"
+    assert sequential.decide(_row(p_value=0.0150, n_a=6, n_b=5), 1, d) is None
+    assert sequential.decide(_row(p_value=0.0150, n_a=12, n_b=12), 1, d) == "different"
 
 
 def test_the_final_rows_carry_the_look_they_settled_at_and_the_rest_is_inconclusive() -> None:

@@ -173,3 +173,15 @@ def fixed_seeds(effect: float, *, alpha: float = 0.05, power: float = 0.8) -> in
 
     n = TTestIndPower().solve_power(effect_size=effect, alpha=alpha, power=power)
     return math.ceil(n)
+
+
+def decide(row: dict[str, Any], look: int, design: Design) -> str | None:
+    """A compare row's sequential verdict at this look (0-based), or None (still open):
+    bitwise-identical / numerically-equal when every matched seed agrees, else the tests at the
+    level of the look its seeds reached (fewer ok seeds than planned: an earlier look's)."""
+    if row["bitwise"]:
+        return "bitwise-identical"
+    if row["metric_equal"]:
+        return "numerically-equal"
+    at = design.look_of(min(row["n_a"], row["n_b"]))
+    return verdict_at(row["p_value"], row["tost_p"], min(at, look), design)

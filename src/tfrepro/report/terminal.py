@@ -149,8 +149,8 @@ def probe_detail(p: dict[str, Any]) -> str:
     """One bisect probe's evidence in words."""
     if "compare_verdicts" in p:
         parts = [
-            f"{m} {v} (b − a {fmt_fixed_signed(p['diff'].get(m))}, p Holm "
-            f"{fmt_sig(p['p_adjusted'].get(m))})"
+            f"{m} {v} (b − a {fmt_fixed_signed(p['diff'].get(m))}, p "
+            f"{fmt_sig(p['p_value'].get(m))} at look {p['look']}'s level {fmt_sig(p['level'])})"
             for m, v in p["compare_verdicts"].items()
         ]
         if p.get("seeds_needed"):

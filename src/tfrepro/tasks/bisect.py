@@ -3,10 +3,12 @@
 Each probe is an ordinary run of the experiment on one release (cells go to the store, so a
 bisection resumes, and a later linear scan reuses them). Criterion `bitwise`: the probe is
 good when every seed's final weights equal the good release's. Criterion `metric`: the
-compare verdicts between the good release and the probe on one metric, or on every final
-metric (all equivalent or equal → good, any different → bad). When compare's power analysis
-says more seeds would settle an inconclusive probe, seeds are added to both releases (up to
-`max_seeds`) and the probe is judged again; still inconclusive → the search stops and says so.
+verdicts between the good release and the probe on one metric, or on every final metric (all
+equivalent or equal → good, any different → bad), as a group-sequential test
+(analysis/sequential): while a verdict is open, a round of seeds (as many as the first probe
+had) is added to both releases, up to `max_seeds`, and the probe is judged again at that look's
+level, so that looking again does not inflate the error rates; still open at `max_seeds` → the
+search stops and says so.
 Criterion `runs`: the probe is good when every cell finishes ok (the script runs), bad when a
 cell fails (its failure signature and the known break it matches are the probe's evidence),
 inconclusive when a cell timed out or its environment did not build. With --good newer than
@@ -20,7 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tfrepro import spec as spec_mod
-from tfrepro.analysis import attribution, bisection, breaks
+from tfrepro.analysis import attribution, bisection, breaks, sequential
 from tfrepro.analysis.compare import compare_cells
 from tfrepro.analysis.ladder import PASSING, Verdict
 from tfrepro.envs import catalogue
@@ -73,14 +75,21 @@ def _probe_verdict(verdict: str) -> str:
 
 
 def _metric_verdict(
-    cells: Sequence[CellRecord], metric: str | None, margin: float | None
+    cells: Sequence[CellRecord],
+    metric: str | None,
+    margin: float | None,
+    design: sequential.Design,
+    look: int,
 ) -> tuple[str, dict[str, Any]]:
-    """good / bad / inconclusive from compare's verdicts of the good release against the probe:
-    bad when any compared metric is `different`, good when all are equal or equivalent."""
+    """good / bad / inconclusive from the sequential verdicts (analysis/sequential) of the good
+    release against the probe at this look: bad when any compared metric is `different`, good
+    when all are equal or equivalent, inconclusive while one is open."""
     rows = compare_cells(
         list(cells), by="tf_version", metrics=[metric] if metric else None, margin=margin
     )
-    verdicts = [_probe_verdict(r["verdict"]) for r in rows]
+    design.comparisons = max(len(rows), 1)
+    decided = {r["metric"]: sequential.decide(r, look, design) for r in rows}
+    verdicts = [_probe_verdict(d) if d else "inconclusive" for d in decided.values()]
     verdict = (
         "bad"
         if "bad" in verdicts
@@ -90,9 +99,11 @@ def _metric_verdict(
     )
     needed = [r["seeds_needed"] for r in rows if r["seeds_needed"]]
     return verdict, {
-        "compare_verdicts": {r["metric"]: r["verdict"] for r in rows},
+        "compare_verdicts": {m: d or "open" for m, d in decided.items()},
         "diff": {r["metric"]: r["diff"] for r in rows},
-        "p_adjusted": {r["metric"]: r["p_adjusted"] for r in rows},
+        "p_value": {r["metric"]: r["p_value"] for r in rows},
+        "level": design.levels()[look],
+        "look": look + 1,
         "seeds_needed": max(needed) if needed and verdict == "inconclusive" else None,
     }
 
@@ -210,6 +221,9 @@ class _Judge:
         self.criterion, self.metric, self.margin = criterion, metric, margin
         self.opts, self.reporter, self.max_seeds = opts, reporter, max_seeds
         self.seeds = list(base.matrix.seeds)
+        # criterion metric: a group-sequential test, rounds of the first probe's seed count
+        first = max(len(self.seeds), 2)
+        self.design = sequential.Design(first, first, max(max_seeds, first))
 
     def __call__(self, version: str) -> tuple[str, dict[str, Any]]:
         ran = _run_release(self.base, version, self.opts, self.reporter)
@@ -232,16 +246,17 @@ class _Judge:
         }
 
     def _metric(self, version: str, ok: list[CellRecord]) -> tuple[str, dict[str, Any]]:
-        """compare's verdict, with seeds added (up to max_seeds) while it says more would
-        settle an inconclusive one."""
+        """The sequential verdict, with a round of seeds added to both releases (up to
+        max_seeds) while it is open: rounds of the first probe's seed count."""
         while True:
-            verdict, evidence = _metric_verdict(self.reference + ok, self.metric, self.margin)
-            wanted = min(int(evidence.get("seeds_needed") or 0), self.max_seeds)
-            if verdict != "inconclusive" or wanted <= len(self.base.matrix.seeds):
+            look = self.design.look_of(len(self.seeds))
+            verdict, evidence = _metric_verdict(
+                self.reference + ok, self.metric, self.margin, self.design, look
+            )
+            if verdict != "inconclusive" or look + 1 >= len(self.design.seeds):
                 evidence["seeds"] = len(self.base.matrix.seeds)
                 return verdict, evidence
-            # too few seeds for a verdict: add seeds to both releases and judge again
-            ok = self._grow(version, wanted)
+            ok = self._grow(version, self.design.seeds[look + 1])
 
     def _grow(self, version: str, wanted: int) -> list[CellRecord]:
         """Seeds up to `wanted` on both releases (the store keeps the cells already run, so

@@ -106,7 +106,7 @@ def settle(
         for r in rows:
             key = (r["a"], r["b"], r["metric"])
             if key not in settled:
-                got = _decide(r, look, design)
+                got = sequential.decide(r, look, design)
                 if got is not None:
                     settled[key] = {"verdict": got, "look": look + 1, "seeds": n}
             state.append(_state(r, settled.get(key), look, design))
@@ -135,16 +135,6 @@ def _per_seed(planned: Any, by: str) -> int:
     for c in planned.cells:
         per[(cell_label(c, by), c.seed)] = per.get((cell_label(c, by), c.seed), 0) + 1
     return max(per.values(), default=1)
-
-
-def _decide(r: dict[str, Any], look: int, design: sequential.Design) -> str | None:
-    """A row's sequential verdict at this look, or None (open)."""
-    if r["bitwise"]:
-        return str(Verdict.BITWISE_IDENTICAL)
-    if r["metric_equal"]:
-        return str(Verdict.NUMERICALLY_EQUAL)
-    at = design.look_of(min(r["n_a"], r["n_b"]))
-    return sequential.verdict_at(r["p_value"], r["tost_p"], min(at, look), design)
 
 
 def _state(
