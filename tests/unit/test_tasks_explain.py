@@ -718,3 +718,36 @@ def test_a_metric_that_resolves_otherwise_is_named_as_the_metrics_definition() -
         "in B: the metric's definition changed, not the model"
     )
     assert out[1]["cause"] == "configuration opt.k0: 0 → 1"
+
+
+def test_a_script_that_cannot_be_probed_measures_no_stage_and_says_what_its_cells_show(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rich.console import Console
+
+    from tfrepro.analysis.stages import STAGES
+    from tfrepro.report.explain_view import render
+    from tfrepro.report.explanations import explanation
+    from tfrepro.tasks.explain import _unprobed
+
+    def cell(tf: str, final: str, loss: float) -> dict:
+        return {"tf_version": tf, "keras_version": "3", "python_version": "3.11",
+                "numpy_version": "1.26", "knobs": {}, "fingerprint": {},
+                "optimizer_class": None, "final_weights_sha256": final,
+                "metrics": {"loss": loss}}  # fmt: skip
+
+    why = "probe A failed: the script ended without a Keras fit (TF1 Session scripts ...)"
+    ran = {"A": cell("2.15.1", "x", 0.5), "B": cell("2.16.2", "y", 0.75)}
+    result = _unprobed("2.15", "2.16", 0, ran, why, 0.0, {"fit": 1, "why": "the first fit"})  # type: ignore[arg-type]
+    out = result.as_dict()
+    assert out["first_divergence"] == {"stage": "not measured", "layer": None, "reason": why}
+    assert set(out["stages"]) == set(STAGES)
+    assert all(not s["measured"] and why in s["reason"] for s in out["stages"].values())
+    assert out["cells_compared"]["weights"] == "differ"
+    assert out["cells_compared"]["metrics"]["loss"]["diff"] == 0.25
+    assert out["causes"] == [] and out["release_notes"] == []  # no evidence, no "why"
+    render(Console(width=200), result)
+    text = capsys.readouterr().out
+    assert "First divergence: not measured" in text and "final weights differ" in text
+    assert "Probed at" not in text  # nothing was probed
+    assert explanation(out)["cells_compared"]["verdict"] == "differs on this seed"

@@ -358,6 +358,11 @@ def _trajectory_stage(a_arrays: Arrays, b_arrays: Arrays, tolerance: float) -> d
     }
 
 
+def unmeasured_stages(reason: str) -> dict[str, dict[str, Any]]:
+    """Every stage, none measured, each saying why (a probe that could not start)."""
+    return {name: _unmeasured(reason) for name in STAGES}
+
+
 def _unmeasured(reason: str) -> dict[str, Any]:
     """A stage a probe could not measure: neither equal nor diverged, and says why."""
     return {

@@ -50,6 +50,9 @@ def render(console: Console, result: ExplainResult | BreakResult) -> None:
         return
     result = cast("ExplainResult", result)
     _sides(console, result.cells)
+    if result.cells_compared is not None:  # the script could not be probed
+        _unprobed(console, result)
+        return
     if result.probed is not None:
         console.print(
             f"Probed at the script's fit #{result.probed['fit']}: "
@@ -69,6 +72,29 @@ def render(console: Console, result: ExplainResult | BreakResult) -> None:
         _ablation_table(console, result.ablations)
     _causes(console, result.causes)
     console.print(f"\n[dim]{result.probes} probes, {result.seconds} s[/]")
+
+
+def _unprobed(console: Console, result: ExplainResult) -> None:
+    """No stage measured: why, and what the two plain cells show (said as that)."""
+    console.print(
+        "\nFirst divergence: [yellow]not measured[/] — "
+        + markup_safe(result.first_divergence.get("reason", "")),
+        highlight=False,
+        soft_wrap=True,
+    )
+    comp = result.cells_compared or {}
+    metrics = ", ".join(
+        f"{m} {d['a']:.6g} → {d['b']:.6g}" for m, d in sorted((comp.get("metrics") or {}).items())
+    )
+    console.print(
+        markup_safe(
+            f"What the script's plain cells show (seed {result.seed}, not a stage): "
+            f"{comp.get('verdict')}, final weights {comp.get('weights')}"
+            + (f"; {metrics}" if metrics else "")
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _sides(console: Console, cells: dict[str, dict[str, Any]]) -> None:

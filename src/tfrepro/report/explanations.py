@@ -163,6 +163,8 @@ def explanation(result: dict[str, Any]) -> dict[str, Any]:
         "notes": notes,
         "probes": result.get("probes"),
         "seconds": result.get("seconds"),
+        "cells_compared": result.get("cells_compared"),
+        "why_unmeasured": (result.get("first_divergence") or {}).get("reason"),
     }
 
 

@@ -28,7 +28,7 @@ from tfrepro.execute import cellrun
 from tfrepro.execute.local import map_parallel
 from tfrepro.execute.workers import WorkerPool
 from tfrepro.plan import Cell
-from tfrepro.record import Status
+from tfrepro.record import CellRecord, Status
 from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ProbeSpec, Result
 from tfrepro.spec import Knobs, Spec
 from tfrepro.store import Store
@@ -257,13 +257,16 @@ class ExplainResult:
     probe_timings: list[dict[str, Any]]
     probed: dict[str, Any] | None = None  # a script: the fit probed, and why that one
     kind: str = "explain"  # tasks/breakage.BreakResult is "break"
+    # a script that could not be probed: its plain cells set against each other (no stage)
+    cells_compared: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """What `--json` prints and the store keeps: the fields in order, as they are (`probed`
         only for a script)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        if out["probed"] is None:
-            del out["probed"]
+        for optional in ("probed", "cells_compared"):
+            if out[optional] is None:
+                del out[optional]
         return out
 
 
@@ -289,6 +292,7 @@ def explain(
     ga, gb = parse_group(a_text), parse_group(b_text)
     spec_a, spec_b = side_spec(base, ga, seed), side_spec(base, gb, seed)
     plan_a, plan_b = _plan_one(spec_a, opts), _plan_one(spec_b, opts)  # errors before the store
+    ran: dict[str, CellRecord] | None = None
     if base.script is not None:
         # the script as a plain cell on each side first (or as the store has it): a side that
         # does not run has nothing to probe, and the stored cells say which fit differs
@@ -317,12 +321,19 @@ def explain(
         prober.fit = probed["fit"] - 1
         say(f"probing the script at fit #{probed['fit']}: {probed['why']}")
     try:
-        say(f"probe A: {plan_a.cells[0].describe()}")
-        a = prober.run("A", plan_a, None)
-        say("probe A again (rerun: measures the tolerances)")
-        a2 = prober.run("A rerun", plan_a, a)
-        say(f"probe B: {plan_b.cells[0].describe()} from A's weights and gradients")
-        b = prober.run("B", plan_b, a)
+        try:
+            say(f"probe A: {plan_a.cells[0].describe()}")
+            a = prober.run("A", plan_a, None)
+            say("probe A again (rerun: measures the tolerances)")
+            a2 = prober.run("A rerun", plan_a, a)
+            say(f"probe B: {plan_b.cells[0].describe()} from A's weights and gradients")
+            b = prober.run("B", plan_b, a)
+        except ExplainError as exc:
+            if ran is None:
+                raise
+            # the script runs on both sides but cannot be probed on one (a Session loop, a
+            # tf.function step): no stage is measured, and what its plain cells show is said
+            return _unprobed(a_text, b_text, seed, ran, str(exc), start, probed)
         tol = divergence.tolerances(a.result, a.arrays, a2.result, a2.arrays)
         stages = divergence.compare_probes(a.result, a.arrays, b.result, b.arrays, tol)
         first = divergence.first_divergence(stages)
@@ -359,6 +370,54 @@ def explain(
         probe_timings=prober.timings,
         probed=probed,
     )
+
+
+def _unprobed(
+    a_text: str,
+    b_text: str,
+    seed: int,
+    ran: dict[str, CellRecord],
+    why: str,
+    start: float,
+    probed: dict[str, Any] | None,
+) -> ExplainResult:
+    """An explain whose probe could not start: every stage not measured, with the reason, and
+    the two plain cells set against each other (final weights, metrics)."""
+    stages = divergence.unmeasured_stages(f"the script could not be probed: {why}")
+    return ExplainResult(
+        a=a_text,
+        b=b_text,
+        seed=seed,
+        cells={side: _cell_facts(c) for side, c in ran.items()},
+        first_divergence={"stage": "not measured", "layer": None, "reason": why},
+        first_after_transplant="not measured",
+        tolerances={},
+        stages=stages,
+        ablations=[],
+        causes=[],
+        release_notes=[],
+        seconds=round(time.monotonic() - start, 1),
+        probes=1,
+        probe_timings=[],
+        probed=probed,
+        cells_compared=breakage.against(ran["A"], ran["B"]),
+    )
+
+
+def _cell_facts(cell: CellRecord) -> dict[str, Any]:
+    """Probe.facts() of a side known only from its stored cell."""
+    fp = cell.get("fingerprint") or {}
+    return {
+        "tf": cell["tf_version"],
+        "keras": cell.get("keras_version"),
+        "python": cell.get("python_version"),
+        "numpy": cell.get("numpy_version"),
+        "knobs": cell.get("knobs"),
+        "onednn": fp.get("onednn_enabled"),
+        "optimizer": cell.get("optimizer_class"),
+        "keras_module": fp.get("keras_module"),
+        "script": True,
+    }
 
 
 def _check_request(
