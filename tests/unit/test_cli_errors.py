@@ -769,6 +769,7 @@ def test_explain_never_prints_a_control_character(
     found["stages"]["forward"]["items"][0]["name"] = TERMINAL_HOSTILE
     found["stages"]["forward"]["where"] = TERMINAL_HOSTILE
     found["kind"] = "explain"
+    found["cells_compared"] = None
     render(Console(), SimpleNamespace(**found, probed={"fit": 1, "why": TERMINAL_HOSTILE}))  # type: ignore[arg-type]
     out = capsys.readouterr().out
     assert "layer renamed x\\x1b]8;;http://evil\\x07y" in out
