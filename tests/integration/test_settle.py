@@ -32,3 +32,8 @@ def test_until_settled_stops_when_every_comparison_settles(
     stored = cells(store, corpus, env_cache)
     assert len(stored) == r["trainings"]
     assert {c["seed"] for c in stored} == set(range(len(r["looks"]) * 4))
+    # the report records the design and the path
+    html = tmp_path / "r.html"
+    ok(tfrepro("report", "--store", store, "--out", html, cwd=corpus, cache=env_cache))
+    page = html.read_text()
+    assert 'id="settled"' in page and "pocock alpha spending" in page

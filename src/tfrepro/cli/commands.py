@@ -60,13 +60,14 @@ def _run_spec(
 def _settle(spec: Any, opts: Any, args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report import settle_view
     from tfrepro.report.progress import RichReporter
-    from tfrepro.tasks import settle
+    from tfrepro.tasks import results, settle
 
     design = settle_design(args, opts)
     out = Console(stderr=True) if args.json else console
     result = settle.settle(
         spec, opts, lambda: RichReporter(out), design, progress=settle_view.progress(out)
     )
+    results.keep_explanation(opts.store, result)  # the report shows the design and its path
     if args.json:
         print_json(result.as_dict())
     else:

@@ -293,9 +293,10 @@ def context(data: ReportData) -> dict[str, Any]:
         "runs": data.runs,
         "spec": _spec_rows(data.runs[-1]["spec"]) if data.runs else [],
         "explanations": explanations.explanations(
-            [e for e in data.explanations if e.get("kind") != "break"]
+            [e for e in data.explanations if e.get("kind") not in ("break", "settle")]
         ),
         "explained_breaks": [e for e in data.explanations if e.get("kind") == "break"],
+        "settles": [e for e in data.explanations if e.get("kind") == "settle"][:1],
     }
 
 

@@ -21,6 +21,7 @@ from tfrepro.store import Store
 if TYPE_CHECKING:  # explain's module loads numpy and the executor: only its result's type here
     from tfrepro.tasks.breakage import BreakResult
     from tfrepro.tasks.explain import ExplainResult
+    from tfrepro.tasks.settle import SettleResult
 
 
 def metric_list(args: list[str] | None) -> list[str] | None:
@@ -204,7 +205,7 @@ def _report_data(
     )
 
 
-def keep_explanation(store_path: Path, result: ExplainResult | BreakResult) -> None:
-    """Keep an explanation (or an explained break) in the store for the report."""
+def keep_explanation(store_path: Path, result: ExplainResult | BreakResult | SettleResult) -> None:
+    """Keep an explanation (an explained break, an until-settled run) for the report."""
     with Store(store_path) as store:
         store.put_explanation(result.as_dict())

@@ -45,9 +45,11 @@ class SettleResult:
     cells: list[CellRecord] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
+        """What --json prints and the store keeps (beside explain's results, whose a, b and
+        seed columns it fills with what it compared: every group on the `by` axis)."""
         out = dataclasses.asdict(self)
         del out["cells"]
-        return out
+        return {"kind": "settle", "a": "until settled", "b": self.by, "seed": -1, **out}
 
 
 def cell_label(cell: Cell, by: str) -> str:
@@ -113,6 +115,7 @@ def settle(
         looks.append({"look": look + 1, "seeds": n, "groups": sorted(active), "rows": state})
         open_rows = [s for s in state if s["verdict"] == "open"]
         active = {g for s in open_rows for g in (s["a"], s["b"])}
+        say(_round_line(look, state))
         if not active:
             break
     final = _final(rows, settled)
@@ -135,6 +138,24 @@ def _per_seed(planned: Any, by: str) -> int:
     for c in planned.cells:
         per[(cell_label(c, by), c.seed)] = per.get((cell_label(c, by), c.seed), 0) + 1
     return max(per.values(), default=1)
+
+
+def _round_line(look: int, state: list[dict[str, Any]]) -> str:
+    """After a round: how many comparisons settled, and each open one with its p-values
+    against this look's level."""
+    done = [s for s in state if s["verdict"] != "open"]
+    parts = [f"round {look + 1}: {len(done)} of {len(state)} settled"]
+    for s in state:
+        if s["verdict"] == "open":
+            parts.append(
+                f"open {s['a']} → {s['b']} {s['metric']} (p {_p(s['p_value'])}, TOST p "
+                f"{_p(s['tost_p'])}; level {s['level']:.3g})"
+            )
+    return "; ".join(parts)
+
+
+def _p(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _state(
