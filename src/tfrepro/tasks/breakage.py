@@ -4,8 +4,8 @@ Before probing a script, explain runs (or finds in the store) the plain cells of
 seed. When one side fails, there is nothing to probe on it; this task says instead how it
 fails (its signature and the known break it matches) and what makes it run: the failing side
 again with the changes that commonly make old code run — `legacy_keras = true` (Keras 2 as
-tf_keras on TF 2.16+), `numpy<2` (where its environment has NumPy 2), the Keras of the other
-side's major version (Keras 3 on a Keras 2 release), `optimizer_impl = legacy` (TF 2.11-2.15)
+tf_keras on TF 2.16+), `numpy<2` (where its environment has NumPy 2), the other side's Keras 3
+(on a Keras 2 release, or an older Keras 3), `optimizer_impl = legacy` (TF 2.11-2.15)
 — one at a time, then in pairs when none runs alone. Every "runs with" is a cell that ran, in
 the store with the others; for a variant that runs, its final weights and metrics are set
 against the other side's cell (bitwise identical, metrics equal, or how far apart on this one
@@ -95,10 +95,11 @@ def variants(failing: CellRecord, other: CellRecord) -> list[Variant]:
         out.append(Variant("legacy_keras", {"legacy_keras": "true"}, [], None))
     if _major(failing.get("numpy_version")) >= 2:
         out.append(Variant("numpy<2", {}, ["numpy<2"], None))
-    theirs, ours = _major(other.get("keras_version")), _major(failing.get("keras_version"))
-    # Keras 3 supports TensorFlow 2.15 and later: the other side's own Keras 3 version
-    if theirs == 3 and ours == 2 and version_key(tf) >= (2, 15):
-        version = str(other["keras_version"])
+    # the other side's own Keras 3 (Keras 3 supports TensorFlow 2.15 and later): a Keras 3
+    # script on a Keras 2 release, or a script written for an older Keras 3
+    version = str(other.get("keras_version") or "")
+    newer_keras3 = _major(version) == 3 and version != failing.get("keras_version")
+    if newer_keras3 and version_key(tf) >= (2, 15):
         out.append(Variant(f"keras=={version}", {}, [], version))
     legacy_opt = (2, 11) <= version_key(tf) < (2, 16) and knobs.get("optimizer_impl") != "legacy"
     if legacy_opt and version_key(other["tf_version"]) < (2, 11):
@@ -245,8 +246,9 @@ def explain_break(
 
     singles = variants(bad, good)
     ran = [attempt(v) for v in singles]
-    if not any(ran):
-        for x, y in itertools.combinations(singles, 2):
+    if not any(ran):  # pairs of the singles that could run at all (built, did not time out)
+        usable = [v for v, row in zip(singles, tried, strict=True) if row["status"] != "cannot run"]
+        for x, y in itertools.combinations(usable, 2):
             attempt(combine(x, y))
     return BreakResult(
         a=a_text,
