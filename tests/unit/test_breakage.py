@@ -54,11 +54,3 @@ def test_a_variant_that_runs_is_set_against_the_other_side() -> None:
     # no weights, no metric in common: never "equal"
     unknown = breakage.against({"metrics": {}}, {"metrics": {"x": 1.0}})
     assert unknown["verdict"] == "differs on this seed" and unknown["weights"] == "unknown"
-
-
-def test_only_a_script_that_raised_or_exited_non_zero_is_a_break() -> None:
-    assert breakage.script_failed({"status": "failed", "traceback": "Traceback…"})
-    assert breakage.script_failed({"status": "failed", "script": {"exit_code": 3}})
-    env = {"status": "failed", "reason": "building the environment … failed", "script": None}
-    assert not breakage.script_failed(env)
-    assert not breakage.script_failed({"status": "timeout", "traceback": "x"})

@@ -186,3 +186,11 @@ def test_every_known_break_is_complete_and_exercised_by_a_corpus_script() -> Non
             lines = re.findall(r"^breaks:\s*(.+)$", text, re.M)
             # the script's `breaks:` line quotes the failure the entry recognises
             assert any(re.search(entry["message"], ln) for ln in lines), (entry["id"], script)
+
+
+def test_only_a_script_that_raised_or_exited_non_zero_is_a_break() -> None:
+    assert breaks.script_failed({"status": "failed", "traceback": "Traceback…"})
+    assert breaks.script_failed({"status": "failed", "script": {"exit_code": 3}})
+    env = {"status": "failed", "reason": "building the environment … failed", "script": None}
+    assert not breaks.script_failed(env)
+    assert not breaks.script_failed({"status": "timeout", "traceback": "x"})

@@ -186,7 +186,7 @@ def check(
                 "seed": c.get("seed"),
                 "status": c.get("status"),
                 "reason": c.get("reason"),
-                **_failure(c),
+                **breaks.failure_of(c),
             }
             for c in members
             if c.get("status") != Status.OK and match_key(c, by) in known
@@ -219,16 +219,3 @@ def _as_cell(saved: dict[str, Any]) -> Cell:
         script=saved.get("script"),  # several trained models: each one's hashes
     )
     return cast(Cell, cell)
-
-
-def _failure(cell: Cell) -> dict[str, Any]:
-    """A failed cell's signature and the known break it matches (check --json)."""
-    sig = breaks.signature(cell.get("traceback"))
-    known = breaks.match(sig, tf_version=cell.get("tf_version")) if sig else None
-    return {
-        "signature": sig,
-        "failure": breaks.describe(sig) if sig else None,
-        "known_break": {k: known[k] for k in ("id", "title", "since", "hint", "remedy")}
-        if known
-        else None,
-    }

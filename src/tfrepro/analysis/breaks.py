@@ -203,6 +203,24 @@ def _in_range(tf_version: str, entry: Mapping[str, Any]) -> bool:
     return v >= version_key(entry["since"]) and (until is None or v < version_key(until))
 
 
+def script_failed(cell: Mapping[str, Any]) -> bool:
+    """The script itself raised or exited non-zero (not its environment, not a timeout)."""
+    exit_code = (cell.get("script") or {}).get("exit_code")
+    return cell.get("status") == "failed" and (bool(cell.get("traceback")) or bool(exit_code))
+
+
+def failure_of(cell: Mapping[str, Any]) -> dict[str, Any]:
+    """How a cell failed: one line (its reason when no traceback was recorded), its signature
+    and the known break it matches."""
+    sig = signature(cell.get("traceback"))
+    known = match(sig, tf_version=cell.get("tf_version")) if sig else None
+    return {
+        "describe": describe(sig) if sig else str(cell.get("reason") or cell.get("status")),
+        "signature": sig,
+        "known_break": known,
+    }
+
+
 class Failure(TypedDict):
     """Failed cells grouped by what broke (compare --json `failures`, the report's Breaks)."""
 

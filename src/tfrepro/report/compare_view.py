@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tfrepro.analysis.ladder import Verdict
+from tfrepro.report.breaks_view import known_line, remedy_text
 from tfrepro.report.style import (
     OUTCOME_RICH,
     RICH,
@@ -149,21 +150,17 @@ def check_report(console: Console, result: Any, source: str) -> None:
             Text(
                 visible(
                     f"{f['group']} seed {f['seed']}: {f['status']} — "
-                    f"{f.get('failure') or f['reason'] or ''}"
+                    f"{f.get('describe') or f['reason'] or ''}"
                 ),
                 style="red",
             ),
             soft_wrap=True,
         )
         if f.get("known_break"):
-            kb = f["known_break"]
-            fix = " + ".join(kb["remedy"]) or "a change to the script"
+            known = f["known_break"]
             console.print(
                 Text(
-                    visible(
-                        f"  known break: {kb['title']} (from TF {kb['since']}) — fix: "
-                        f"{kb['hint']}; restores it: {fix}"
-                    )
+                    visible(f"  {known_line(known)}; restores it: {remedy_text(known['remedy'])}")
                 ),
                 soft_wrap=True,
             )

@@ -272,18 +272,12 @@ def _runs_verdict(ran: Sequence[CellRecord]) -> tuple[str, dict[str, Any]]:
     """good when every cell finished ok; bad when one failed (the script raised or exited
     non-zero), with how; inconclusive otherwise (a timeout, an environment that did not build:
     whether the script runs is then unknown)."""
-    failed = [c for c in ran if c["status"] == Status.FAILED and c.get("traceback")]
+    failed = [c for c in ran if breaks.script_failed(c)]
     if failed:
-        sig = breaks.signature(failed[0].get("traceback"))
-        known = breaks.match(sig, tf_version=failed[0]["tf_version"]) if sig else None
         return "bad", {
             "runs": len(_ok(ran)),
             "cells": len(ran),
-            "failure": {
-                "describe": breaks.describe(sig) if sig else str(failed[0].get("reason")),
-                "signature": sig,
-                "known_break": known,
-            },
+            "failure": breaks.failure_of(failed[0]),
         }
     if ran and all(c["status"] in (Status.OK, Status.DIVERGED) for c in ran):
         return "good", {"runs": len(ran), "cells": len(ran)}

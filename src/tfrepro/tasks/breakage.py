@@ -72,12 +72,6 @@ def run_cell(planned: Planned, opts: Options, say: Callable[[str], object]) -> C
     return found[0]
 
 
-def script_failed(cell: CellRecord) -> bool:
-    """The script itself raised or exited non-zero (not its environment, not a timeout)."""
-    exit_code = (cell.get("script") or {}).get("exit_code")
-    return cell["status"] == Status.FAILED and (bool(cell.get("traceback")) or bool(exit_code))
-
-
 @dataclass
 class Variant:
     name: str  # e.g. "legacy_keras", "numpy<2 + legacy_keras"
@@ -132,17 +126,6 @@ def _variant_spec(side: Spec, v: Variant) -> Spec:
     return spec_mod.from_dict(raw, origin="explain", base_dir=side.base_dir)
 
 
-def failure_of(cell: CellRecord) -> dict[str, Any]:
-    """How a cell failed: one line, its signature and the known break it matches."""
-    sig = breaks.signature(cell.get("traceback"))
-    known = breaks.match(sig, tf_version=cell["tf_version"]) if sig else None
-    return {
-        "describe": breaks.describe(sig) if sig else str(cell.get("reason") or cell["status"]),
-        "signature": sig,
-        "known_break": known,
-    }
-
-
 def against(other: CellRecord, cell: CellRecord) -> dict[str, Any]:
     """Two cells on one seed (a: the other side, b: the variant, or the reverse): the final
     weights (identical, differ, unknown) and every metric both recorded, with b - a."""
@@ -172,7 +155,7 @@ class BreakResult:
     seed: int
     failing: str  # "A" or "B"
     sides: dict[str, dict[str, Any]]  # per side: tf, keras, numpy, status, failure (if any)
-    failure: dict[str, Any]  # failure_of() the failing side
+    failure: dict[str, Any]  # breaks.failure_of() the failing side
     variants: list[dict[str, Any]]  # per variant tried: name, status, failure or comparison
     runs_with: list[str]  # the variants that ran, fewest changes first
     seconds: float
@@ -191,7 +174,7 @@ def _side(cell: CellRecord) -> dict[str, Any]:
         "cell": cell["id"],
     }
     if cell["status"] != Status.OK:
-        out["failure"] = failure_of(cell)["describe"]
+        out["failure"] = breaks.failure_of(cell)["describe"]
     return out
 
 
@@ -230,7 +213,7 @@ def explain_break(
             numpy=cell.get("numpy_version"),
             cell=cell["id"],
         )
-        if cell["status"] != Status.OK and not script_failed(cell):
+        if cell["status"] != Status.OK and not breaks.script_failed(cell):
             # its environment did not build (a pin this TensorFlow refuses) or it timed out
             row.update(status="cannot run", reason=str(cell.get("reason") or "")[:300])
             tried.append(row)
@@ -240,7 +223,7 @@ def explain_break(
             row["comparison"] = against(good, cell) if failing == "B" else against(cell, good)
             runs_with.append(v.name)
         else:
-            row["failure"] = failure_of(cell)
+            row["failure"] = breaks.failure_of(cell)
         tried.append(row)
         return cell["status"] == Status.OK
 
@@ -256,7 +239,7 @@ def explain_break(
         seed=seed,
         failing=failing,
         sides={"A": _side(cells["A"]), "B": _side(cells["B"])},
-        failure=failure_of(bad),
+        failure=breaks.failure_of(bad),
         variants=tried,
         runs_with=runs_with,
         seconds=round(time.monotonic() - start, 1),

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tfrepro import spec as spec_mod
-from tfrepro.analysis import attribution, divergence, fits
+from tfrepro.analysis import attribution, breaks, divergence, fits
 from tfrepro.envs import capabilities, provision
 from tfrepro.errors import ExplainError, UsageError
 from tfrepro.execute import cellrun
@@ -301,10 +301,10 @@ def explain(
             "B": breakage.run_cell(plan_b, opts, say),
         }
         for side, c in ran.items():
-            if c["status"] == Status.FAILED and not breakage.script_failed(c):
+            if c["status"] == Status.FAILED and not breaks.script_failed(c):
                 raise ExplainError(f"{side} did not run: {c['reason']}")
         if all(c["status"] == Status.FAILED for c in ran.values()):
-            why = "; ".join(f"{s}: {breakage.failure_of(c)['describe']}" for s, c in ran.items())
+            why = "; ".join(f"{s}: {breaks.failure_of(c)['describe']}" for s, c in ran.items())
             raise ExplainError(
                 f"the script runs on neither side ({why[:400]}); explain it against a release "
                 f"where it runs (`tfrepro bisect --good A --bad B --criterion runs` finds one)"
