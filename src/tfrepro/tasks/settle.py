@@ -16,14 +16,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tfrepro.analysis import compare, groups, sequential, stats
 from tfrepro.analysis.ladder import Verdict
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell
-from tfrepro.record import CellRecord
 from tfrepro.spec import Spec
 from tfrepro.tasks.bisect import with_matrix
 from tfrepro.tasks.planning import Options, make_plan
@@ -42,13 +41,11 @@ class SettleResult:
     fixed_trainings: int  # the fixed design tfrepro recommends: recommended_seeds() per group
     status: str  # "settled" (nothing open) or "budget" (max_seeds reached with some open)
     seconds: float
-    cells: list[CellRecord] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """What --json prints and the store keeps (beside explain's results, whose a, b and
         seed columns it fills with what it compared: every group on the `by` axis)."""
         out = dataclasses.asdict(self)
-        del out["cells"]
         return {"kind": "settle", "a": "until settled", "b": self.by, "seed": -1, **out}
 
 
@@ -128,7 +125,6 @@ def settle(
         fixed_trainings=stats.recommended_seeds() * len(labels) * _per_seed(planned, by),
         status="budget" if any(r["verdict"] == Verdict.INCONCLUSIVE for r in final) else "settled",
         seconds=round(time.monotonic() - start, 1),
-        cells=stored(opts.store, ids),
     )
 
 
