@@ -39,7 +39,7 @@ def test_combined_variants_carry_both_changes() -> None:
     )
     both = breakage.combine(legacy, numpy1)
     assert both.name == "legacy_keras + numpy<2"
-    assert both.group == {"legacy_keras": "true"} and both.requirements == ["numpy<2"]
+    assert both.knobs == {"legacy_keras": True} and both.requirements == ["numpy<2"]
 
 
 def test_a_variant_that_runs_is_set_against_the_other_side() -> None:

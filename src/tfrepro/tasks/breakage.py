@@ -23,6 +23,7 @@ from typing import Any
 
 from tfrepro import spec as spec_mod
 from tfrepro.analysis import breaks
+from tfrepro.analysis.compare import ATOL, RTOL  # metrics "equal": the numerically-equal rung
 from tfrepro.envs import capabilities
 from tfrepro.envs.catalogue import version_key
 from tfrepro.envs.request import EnvRequest
@@ -33,8 +34,6 @@ from tfrepro.record import CellRecord, Status, final_weights_id
 from tfrepro.spec import Spec
 from tfrepro.tasks.planning import Options, Planned, make_plan
 from tfrepro.tasks.run import execute, stored
-
-RTOL, ATOL = 1e-6, 1e-9  # metrics "equal", as compare's numerically-equal rung
 
 
 class _Said:
@@ -75,7 +74,7 @@ def run_cell(planned: Planned, opts: Options, say: Callable[[str], object]) -> C
 @dataclass
 class Variant:
     name: str  # e.g. "legacy_keras", "numpy<2 + legacy_keras"
-    group: dict[str, str]  # knob settings added to the failing side's group
+    knobs: dict[str, Any]  # knob settings over the failing side's
     requirements: list[str]
     keras: str | None
 
@@ -86,7 +85,7 @@ def variants(failing: CellRecord, other: CellRecord) -> list[Variant]:
     tf, knobs = failing["tf_version"], failing.get("knobs") or {}
     out = []
     if capabilities.has(tf, "keras3") and not knobs.get("legacy_keras"):
-        out.append(Variant("legacy_keras", {"legacy_keras": "true"}, [], None))
+        out.append(Variant("legacy_keras", {"legacy_keras": True}, [], None))
     if _major(failing.get("numpy_version")) >= 2:
         out.append(Variant("numpy<2", {}, ["numpy<2"], None))
     # the other side's own Keras 3 (Keras 3 supports TensorFlow 2.15 and later): a Keras 3
@@ -109,7 +108,7 @@ def _major(version: Any) -> int:
 def combine(a: Variant, b: Variant) -> Variant:
     return Variant(
         f"{a.name} + {b.name}",
-        {**a.group, **b.group},
+        {**a.knobs, **b.knobs},
         a.requirements + b.requirements,
         a.keras or b.keras,
     )
@@ -118,8 +117,8 @@ def combine(a: Variant, b: Variant) -> Variant:
 def _variant_spec(side: Spec, v: Variant) -> Spec:
     raw = spec_mod.dump(side)
     matrix = raw["matrix"]
-    for knob, value in v.group.items():
-        matrix["knobs"][knob] = [value == "true" if value in ("true", "false") else value]
+    for knob, value in v.knobs.items():
+        matrix["knobs"][knob] = [value]
     matrix["requirements"] = [*matrix.get("requirements", []), *v.requirements]
     if v.keras:
         matrix["keras"] = [v.keras]
