@@ -37,3 +37,17 @@ def test_until_settled_stops_when_every_comparison_settles(
     ok(tfrepro("report", "--store", store, "--out", html, cwd=corpus, cache=env_cache))
     page = html.read_text()
     assert 'id="settled"' in page and "pocock alpha spending" in page
+
+
+def test_until_settled_says_when_a_release_does_not_run(
+    corpus: Path, tmp_path: Path, env_cache: Path
+) -> None:
+    """Adam(lr=...) fails on 2.16 (Keras 3): nothing to compare it with is not "settled"."""
+    done = ok(tfrepro("run", "--tf", "2.15,2.16", "--until-settled", "--round", "2", "--store",
+                      tmp_path / "store", "--json", "--", "python", "34_keras2_legacy_idioms.py",
+                      cwd=corpus, cache=env_cache))  # fmt: skip
+    r = json.loads(done.stdout)
+    assert r["status"] == "failed" and r["failed_groups"] == ["2.16.2"]
+    assert r["rows"] == [] and len(r["looks"]) == 1  # no second round for a release that fails
+    (failure,) = r["failures"]
+    assert failure["known"]["id"] == "keras3-optimizer-arguments"

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tfrepro.report import breaks_view
 from tfrepro.report.style import RICH, fmt_p_compact, visible
 
 if TYPE_CHECKING:
@@ -54,12 +55,15 @@ def render(console: Console, result: SettleResult) -> None:
             fmt_p_compact(s.get("tost_p")),
             fmt_p_compact(s.get("level")),
         )
-    console.print(table)
-    status = (
-        "every comparison settled"
-        if result.status == "settled"
-        else "max seeds reached: the open comparisons are inconclusive"
-    )
+    if result.rows:
+        console.print(table)
+    status = {
+        "settled": "every comparison settled",
+        "budget": "max seeds reached: the open comparisons are inconclusive",
+        "failed": f"no ok cell in {', '.join(result.failed_groups)}: nothing to compare it with",
+    }[result.status]
+    if result.failures:
+        breaks_view.failures(console, result.failures, by=result.by)
     console.print(
         Text(
             f"{status}; {result.trainings} trainings (the fixed design tfrepro recommends: "

@@ -16,10 +16,10 @@ import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from tfrepro.analysis import compare, groups, sequential, stats
+from tfrepro.analysis import breaks, compare, groups, sequential, stats
 from tfrepro.analysis.ladder import Verdict
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell
@@ -39,8 +39,11 @@ class SettleResult:
     rows: list[dict[str, Any]]  # compare's rows of the final look, verdict = the sequential one
     trainings: int  # cells this settle trained or found in the store
     fixed_trainings: int  # the fixed design tfrepro recommends: recommended_seeds() per group
-    status: str  # "settled" (nothing open) or "budget" (max_seeds reached with some open)
+    status: str  # "settled" (nothing open), "budget" (max_seeds reached with some open) or
+    # "failed" (a group had no ok cell in its first round: nothing to compare it with)
     seconds: float
+    failed_groups: list[str] = field(default_factory=list)
+    failures: list[breaks.Failure] = field(default_factory=list)  # failed cells by signature
 
     def as_dict(self) -> dict[str, Any]:
         """What --json prints and the store keeps (beside explain's results, whose a, b and
@@ -86,6 +89,7 @@ def settle(
             f"({', '.join(labels) or 'none'}): give two releases or more (--tf 2.15,2.16)"
         )
     active, ids = set(labels), set()
+    failed: list[str] = []
     looks: list[dict[str, Any]] = []
     settled: dict[tuple[str, str, str], dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
@@ -101,6 +105,8 @@ def settle(
         )
         if look == 0:
             design.comparisons = max(len(rows), 1)  # fixed at the first look (Bonferroni)
+            ran_ok = {groups.label(groups.axis_value(c, by)) for c in cells if c["status"] == "ok"}
+            failed = [g for g in labels if g not in ran_ok]
         state = []
         for r in rows:
             key = (r["a"], r["b"], r["metric"])
@@ -116,6 +122,7 @@ def settle(
         if not active:
             break
     final = _final(rows, settled)
+    inconclusive = any(r["verdict"] == Verdict.INCONCLUSIVE for r in final)
     return SettleResult(
         by=by,
         design=design.as_dict(),
@@ -123,8 +130,10 @@ def settle(
         rows=final,
         trainings=len(ids),
         fixed_trainings=stats.recommended_seeds() * len(labels) * _per_seed(planned, by),
-        status="budget" if any(r["verdict"] == Verdict.INCONCLUSIVE for r in final) else "settled",
+        status="failed" if failed else "budget" if inconclusive else "settled",
         seconds=round(time.monotonic() - start, 1),
+        failed_groups=failed,
+        failures=breaks.group_failures(stored(opts.store, ids), by=by),
     )
 
 
