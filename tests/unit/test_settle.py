@@ -33,3 +33,15 @@ def test_the_final_rows_carry_the_look_they_settled_at_and_the_rest_is_inconclus
     final = settle._final(rows, done)
     assert final[0]["verdict"] == "equivalent" and "look 3 (18 seeds" in final[0]["reason"]
     assert final[1]["verdict"] == "inconclusive" and final[1]["settled"] is None
+
+
+def test_nothing_to_compare_says_why(capsys: Any) -> None:
+    from rich.console import Console
+
+    from tfrepro.report.views import nothing_to_compare
+
+    nothing_to_compare(Console(width=300), "tf_version", 2)
+    nothing_to_compare(Console(width=300), "tf_version", 1)
+    first, second = capsys.readouterr().out.strip().splitlines()
+    assert "ok cells of the 2 groups record no final metric" in first
+    assert "fewer than two values of tf_version" in second

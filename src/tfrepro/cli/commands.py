@@ -184,7 +184,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
     if not rows:
-        views.nothing_to_compare(console, args.by)
+        views.nothing_to_compare(console, args.by, found.ok_groups)
         breaks_view.failures(console, found.failures, by=args.by)
         return 0
     compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")

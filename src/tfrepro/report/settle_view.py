@@ -14,6 +14,7 @@ from rich.text import Text
 
 from tfrepro.report import breaks_view
 from tfrepro.report.style import RICH, fmt_p_compact, visible
+from tfrepro.report.views import NO_METRIC
 
 if TYPE_CHECKING:
     from tfrepro.tasks.settle import SettleResult
@@ -61,6 +62,7 @@ def render(console: Console, result: SettleResult) -> None:
         "settled": "every comparison settled",
         "budget": "max seeds reached: the open comparisons are inconclusive",
         "failed": f"no ok cell in {', '.join(result.failed_groups)}: nothing to compare it with",
+        "no metric": f"nothing to compare: the ok cells {NO_METRIC}",
     }[result.status]
     if result.failures:
         breaks_view.failures(console, result.failures, by=result.by)

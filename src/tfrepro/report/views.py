@@ -117,7 +117,18 @@ def script_notes(console: Console, result: RunResult) -> None:
         _plain(console, f"warning: tfrepro could not record everything: {warning}")
 
 
-def nothing_to_compare(console: Console, by: str) -> None:
+NO_METRIC = (
+    "record no final metric (a script's come from its Keras fit and evaluate; a TF1 Session "
+    "or custom loop gives none)"
+)
+
+
+def nothing_to_compare(console: Console, by: str, groups: int = 0) -> None:
+    """Why compare has no row: fewer than two groups with ok cells, or none of them recorded
+    a final metric (`groups`: how many groups have ok cells)."""
+    if groups >= 2:
+        _plain(console, f"nothing to compare: the ok cells of the {groups} groups {NO_METRIC}")
+        return
     _plain(
         console,
         f"nothing to compare: the ok cells have fewer than two values of {by} (group by "

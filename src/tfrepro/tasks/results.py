@@ -48,6 +48,7 @@ class Comparison:
     cells: list[CellRecord]
     rows: list[dict[str, Any]]
     failures: list[breaks.Failure]  # the failed cells grouped by signature
+    ok_groups: int = 0  # groups with at least one ok cell
 
 
 def compare_store(
@@ -77,7 +78,8 @@ def compare_store(
         predictions=load.predictions(found),
         labels=load.labels(found),
     )
-    return Comparison(list(found), rows, breaks.group_failures(found, by=by))
+    ok = groups.group_cells((c for c in found if c["status"] == Status.OK), by)
+    return Comparison(list(found), rows, breaks.group_failures(found, by=by), len(ok))
 
 
 def save_baseline(store_path: Path, path: Path, *, by: str) -> dict[str, Any]:

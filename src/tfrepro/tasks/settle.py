@@ -39,8 +39,9 @@ class SettleResult:
     rows: list[dict[str, Any]]  # compare's rows of the final look, verdict = the sequential one
     trainings: int  # cells this settle trained or found in the store
     fixed_trainings: int  # the fixed design tfrepro recommends: recommended_seeds() per group
-    status: str  # "settled" (nothing open), "budget" (max_seeds reached with some open) or
-    # "failed" (a group had no ok cell in its first round: nothing to compare it with)
+    status: str  # "settled" (nothing open), "budget" (max_seeds reached with some open),
+    # "failed" (a group had no ok cell in its first round: nothing to compare it with) or
+    # "no metric" (the ok cells record no final metric: nothing to test)
     seconds: float
     failed_groups: list[str] = field(default_factory=list)
     failures: list[breaks.Failure] = field(default_factory=list)  # failed cells by signature
@@ -130,7 +131,13 @@ def settle(
         rows=final,
         trainings=len(ids),
         fixed_trainings=stats.recommended_seeds() * len(labels) * _per_seed(planned, by),
-        status="failed" if failed else "budget" if inconclusive else "settled",
+        status="failed"
+        if failed
+        else "no metric"
+        if not final
+        else "budget"
+        if inconclusive
+        else "settled",
         seconds=round(time.monotonic() - start, 1),
         failed_groups=failed,
         failures=breaks.group_failures(stored(opts.store, ids), by=by),
