@@ -306,3 +306,16 @@ def test_a_probe_without_an_ok_cell_is_inconclusive(
     result, _ = run_bisect(monkeypatch, tmp_path, [GOOD, SHIFTED], make, criterion="metric")
     assert result.status == "inconclusive"
     assert result.probes[0]["reason"] == "no cell finished ok: boom"
+
+
+def test_packages_that_changed_between_the_last_good_and_the_first_bad_release() -> None:
+    from tfrepro.tasks.bisect import _packages_changed
+
+    ran = {
+        "2.17.0": [{"keras_version": "3.4.1", "numpy_version": "1.26.4"}],
+        "2.17.1": [{"keras_version": "3.6.0", "numpy_version": "1.26.4"}],
+        "2.18.0": [{"keras_version": None}],
+    }
+    assert _packages_changed(ran, "2.17.0", "2.17.1") == {"keras": ["3.4.1", "3.6.0"]}  # type: ignore[arg-type]
+    assert _packages_changed(ran, "2.17.0", "2.18.0") is None  # type: ignore[arg-type]
+    assert _packages_changed(ran, "2.17.0", "2.17.0") is None  # type: ignore[arg-type]

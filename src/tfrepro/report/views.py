@@ -241,3 +241,9 @@ def bisect_result(console: Console, result: BisectResult) -> None:
             f"\n[bold]{result.status}[/]: still open between {markup_safe(result.open_interval)}",
             highlight=False,
         )
+    for package, (a, b) in (result.packages_changed or {}).items():
+        _plain(
+            console,
+            f"  {package} changed with it: {a} → {b} (the change may follow {package}: pin "
+            f"it to tell)",
+        )

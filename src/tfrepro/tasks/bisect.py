@@ -139,6 +139,9 @@ class BisectResult:
     max_probes: int
     release_notes: list[dict[str, Any]] | None = None  # between last good and first bad, if found
     failure: dict[str, Any] | None = None  # criterion runs: how the first bad release fails
+    # packages whose versions differ between the last good and the first bad release's cells
+    # (a patch release whose era resolves a newer Keras: the change may follow Keras)
+    packages_changed: dict[str, list[str]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """What `--json` prints: the fields in order, release_notes only when found."""
@@ -147,6 +150,8 @@ class BisectResult:
             del out["release_notes"]
         if self.criterion != "runs":
             del out["failure"]
+        if self.packages_changed is None:
+            del out["packages_changed"]
         return out
 
 
@@ -182,6 +187,9 @@ def bisect(
             (p.get("failure") for p in found["probes"] if p["release"] == found["first_bad"]),
             None,
         )
+    changed = None
+    if found["first_bad"]:
+        changed = _packages_changed(judge.ran, found["last_good"], found["first_bad"])
     return BisectResult(
         status=found["status"],
         first_bad=found["first_bad"],
@@ -197,6 +205,7 @@ def bisect(
         max_probes=bisection.max_probes(len(versions)),
         release_notes=notes,
         failure=failure,
+        packages_changed=changed,
     )
 
 
@@ -221,12 +230,14 @@ class _Judge:
         self.criterion, self.metric, self.margin = criterion, metric, margin
         self.opts, self.reporter, self.max_seeds = opts, reporter, max_seeds
         self.seeds = list(base.matrix.seeds)
+        self.ran: dict[str, list[CellRecord]] = {good: reference}  # every release probed
         # criterion metric: a group-sequential test, rounds of the first probe's seed count
         first = max(len(self.seeds), 2)
         self.design = sequential.Design(first, first, max(max_seeds, first))
 
     def __call__(self, version: str) -> tuple[str, dict[str, Any]]:
         ran = _run_release(self.base, version, self.opts, self.reporter)
+        self.ran[version] = ran
         if self.criterion == "runs":
             return _runs_verdict(ran)
         ok = _ok(ran)
@@ -266,6 +277,19 @@ class _Judge:
         self.base = with_matrix(self.base, seeds=self.seeds)
         self.reference = _ok(_run_release(self.base, self.good, self.opts, self.reporter))
         return _ok(_run_release(self.base, version, self.opts, self.reporter))
+
+
+def _packages_changed(
+    ran: dict[str, list[CellRecord]], good: str, bad: str
+) -> dict[str, list[str]] | None:
+    """Keras and NumPy versions that differ between two probed releases' cells, or None."""
+    out = {}
+    for package, key in (("keras", "keras_version"), ("numpy", "numpy_version")):
+        a = sorted({str(c.get(key)) for c in ran.get(good, []) if c.get(key)})
+        b = sorted({str(c.get(key)) for c in ran.get(bad, []) if c.get(key)})
+        if a and b and a != b:
+            out[package] = [", ".join(a), ", ".join(b)]
+    return out or None
 
 
 def _runs_verdict(ran: Sequence[CellRecord]) -> tuple[str, dict[str, Any]]:
