@@ -10,7 +10,11 @@ median trainings against the fixed design that reaches the same power, statsmode
 power solver).
 
     python benchmarks/bench_sequential.py [--reps 2000] [--first 8] [--round 8] [--max-seeds 40]
-                                          [--spending pocock|obrien-fleming]
+                                          [--spending pocock|obrien-fleming] [--reference R]
+
+With --reference R it also simulates `check --until-settled`: a baseline group of R seeds that
+never grows, the current group growing in rounds (design.reference = R): the A/A rate and the
+power at one noise floor.
 """
 
 from __future__ import annotations
@@ -65,6 +69,33 @@ def scenario(shift: float, n_groups: int, design: sequential.Design, reps: int, 
     }
 
 
+def check_scenario(shift: float, design: sequential.Design, reps: int, seed: int) -> dict:
+    """`check --until-settled`: the baseline keeps design.reference seeds, the current group
+    grows; one comparison."""
+    rng = np.random.default_rng(seed)
+    assert design.reference is not None
+    design.comparisons = 1
+    verdicts, trainings = [], []
+    for _ in range(reps):
+        base = rng.normal(0.0, 1.0, size=design.reference)
+        current = rng.normal(shift, 1.0, size=design.max_seeds)
+        got, used = "inconclusive", design.max_seeds
+        for look, n in enumerate(design.seeds):
+            x = current[:n]
+            step = sequential.verdict_at(
+                stats.welch_p(base, x), stats.tost_noise_p(base, x), look, design
+            )
+            if step:
+                got, used = step, n
+                break
+        verdicts.append(got)
+        trainings.append(used)
+    return {
+        "different": verdicts.count("different") / reps,
+        "median_trainings": float(np.median(trainings)),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=2000)
@@ -72,6 +103,7 @@ def main() -> int:
     ap.add_argument("--round", type=int, default=8)
     ap.add_argument("--max-seeds", type=int, default=40)
     ap.add_argument("--spending", choices=sequential.SPENDING, default="pocock")
+    ap.add_argument("--reference", type=int, help="also simulate check against R fixed seeds")
     args = ap.parse_args()
     first = args.first or args.round
     design = sequential.Design(first, args.round, args.max_seeds, spending=args.spending)
@@ -98,6 +130,15 @@ def main() -> int:
         and ratio <= 0.6
     )
     print("targets (A/A <= 5 %, power >= 80 %, median <= 0.6x fixed):", "met" if ok else "NOT met")
+    if args.reference:
+        ref = sequential.Design(
+            first, args.round, args.max_seeds, spending=args.spending, reference=args.reference
+        )
+        aa, h = check_scenario(0.0, ref, args.reps, 4), check_scenario(1.0, ref, args.reps, 5)
+        print(f"check against {args.reference} fixed baseline seeds: A/A false 'different' "
+              f"{aa['different']:.3f}; power at 1 noise floor {h['different']:.3f}, median "
+              f"current-side trainings {h['median_trainings']:.0f}")  # fmt: skip
+        ok = ok and aa["different"] <= 0.05
     return 0 if ok else 1
 
 

@@ -32,6 +32,30 @@ def test_until_settled_stops_when_every_comparison_settles(
     stored = cells(store, corpus, env_cache)
     assert len(stored) == r["trainings"]
     assert {c["seed"] for c in stored} == set(range(len(r["looks"]) * 4))
+    # compare --json carries the sequential verdict beside the fixed-sample one
+    rows = json.loads(ok(tfrepro("compare", "--store", store, "--json", cwd=corpus,
+                                 cache=env_cache)).stdout)  # fmt: skip
+    seq = {row["metric"]: row["sequential"] for row in rows}
+    assert seq["accuracy"]["verdict"] == "different"
+    assert seq["accuracy"]["design"]["levels"] == r["design"]["levels"]
+    assert [step["look"] for step in seq["accuracy"]["path"]] == [1]
+    # check --until-settled against a baseline of 2.1: 2.2 differs (exit 1) from the cells the
+    # run already stored (same seeds, no new training), 2.1 itself passes bitwise (exit 0)
+    base = tmp_path / "b.json"
+    ok(tfrepro("baseline", "save", base, "--store", store, cwd=corpus, cache=env_cache))
+    argv = ("check", "--baseline", base, "--until-settled", "--round", "4", "--store", store,
+            "--json")  # fmt: skip
+    script = ("--", "python", "15_multilabel_accuracy.py")
+    differs = tfrepro(*argv, "--tf", "2.2", "--group", "2.1.4", *script, cwd=corpus,
+                      cache=env_cache)  # fmt: skip
+    assert differs.returncode == 1, differs.stderr
+    c = json.loads(differs.stdout)
+    assert c["outcome"] == "different" and c["design"]["reference"] == 4
+    assert {row["metric"]: row["verdict"] for row in c["rows"]}["accuracy"] == "different"
+    same = ok(tfrepro(*argv, "--tf", "2.1", *script, cwd=corpus, cache=env_cache))
+    c = json.loads(same.stdout)
+    assert c["outcome"] == "pass" and c["trainings"] == 4, c
+    assert {row["verdict"] for row in c["rows"]} == {"bitwise-identical"}
     # the report records the design and the path
     html = tmp_path / "r.html"
     ok(tfrepro("report", "--store", store, "--out", html, cwd=corpus, cache=env_cache))

@@ -453,6 +453,17 @@ CASES: dict[str, Case] = {
     "until-settled rounds of one seed": Case(
         (*RUN, "--tf", "2.15,2.16", "--until-settled", "--round", "1"), ("--round 1", "2 seeds")
     ),
+    "check given a script without until-settled": Case(
+        ("check", "--baseline", "b.json", "--tf", "2.16"),
+        ("check", "runs nothing", "--tf", "--until-settled"),
+    ),
+    "check until-settled with seeds": Case(
+        ("check", "--baseline", "b.json", "--until-settled", "--seeds", "0..3"),
+        ("--until-settled", "drop --seeds"),
+    ),
+    "check round without until-settled": Case(
+        ("check", "--baseline", "b.json", "--round", "4"), ("--round", "--until-settled")
+    ),
     "model binds no build_model at its top level": Case(
         (*RUN, *TF, "--model", "net.py", *DRY),
         ("net.py", "build_model at its top level", "build_model = ..."),

@@ -55,6 +55,7 @@ def test_looks_and_levels_of_a_design() -> None:
         ({"first": 1}, "at least 2 seeds"),
         ({"step": 0}, "at least 1 seed"),
         ({"first": 6, "max_seeds": 4}, "below the first round"),
+        ({"reference": 1}, "reference group needs at least 2"),
     ],
 )
 def test_designs_that_cannot_work_are_refused(kwargs: dict, message: str) -> None:
@@ -65,3 +66,21 @@ def test_designs_that_cannot_work_are_refused(kwargs: dict, message: str) -> Non
 def test_fixed_design_seeds_match_the_t_test_power() -> None:
     assert sequential.fixed_seeds(1.0, power=0.8) == 17
     assert sequential.fixed_seeds(1.0, power=0.9) == 23
+
+
+def test_against_a_fixed_reference_the_fractions_follow_the_information() -> None:
+    """check --until-settled: the baseline keeps r seeds, so each round adds less information
+    than the last: the fractions are 1/(1/r + 1/n) over the last look's, not n / max."""
+    grows = sequential.Design(first=4, step=4, max_seeds=12)
+    fixed = sequential.Design(first=4, step=4, max_seeds=12, reference=4)
+    assert grows.fractions == pytest.approx([1 / 3, 2 / 3, 1.0])
+    # I(4) = 2, I(8) = 8/3, I(12) = 3
+    assert fixed.fractions == pytest.approx([2 / 3, 8 / 9, 1.0])
+    assert fixed.as_dict()["reference"] == 4
+    # a row of check: n_a is the baseline's (fixed), the look is the growing side's
+    row = {"bitwise": False, "metric_equal": False, "p_value": 0.02, "tost_p": 0.5,
+           "n_a": 4, "n_b": 8}  # fmt: skip
+    level = fixed.levels()[1]
+    assert (sequential.decide(row, 1, fixed) == "different") == (level > 0.02)
+    assert sequential.decide({**row, "p_value": level / 2}, 1, fixed) == "different"
+    assert sequential.decide({**row, "p_value": level * 1.01}, 1, fixed) is None

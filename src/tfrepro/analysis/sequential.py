@@ -114,6 +114,8 @@ class Design:
     alpha: float = 0.05  # familywise, for "different" and for "equivalent" each
     spending: str = "pocock"
     comparisons: int = 1  # m: each comparison spends alpha / m
+    reference: int | None = None  # seeds of a fixed group the rounds are compared with (a
+    # baseline: `check --until-settled`); None when every group grows
     seeds: list[int] = field(init=False)  # seeds per group at each look
 
     def __post_init__(self) -> None:
@@ -121,6 +123,8 @@ class Design:
             raise ValueError("the first round needs at least 2 seeds per group (a noise floor)")
         if self.step < 1:
             raise ValueError("each round adds at least 1 seed per group")
+        if self.reference is not None and self.reference < 2:
+            raise ValueError("a fixed reference group needs at least 2 seeds (a noise floor)")
         if self.max_seeds < self.first:
             raise ValueError(
                 f"max_seeds {self.max_seeds} is below the first round's {self.first} seeds"
@@ -132,7 +136,16 @@ class Design:
 
     @property
     def fractions(self) -> list[float]:
-        return [n / self.max_seeds for n in self.seeds]
+        """Information fractions of the looks. Against a fixed reference group of r seeds the
+        information of a difference of means with n seeds on the growing side is
+        1 / (1/r + 1/n); the looks' Z statistics then keep corr(Z_i, Z_j) = sqrt(t_i / t_j) with
+        t_k = I(n_k) / I(max_seeds) (the shared reference mean adds the same 1/r to every
+        covariance), so the boundaries are solved at those fractions."""
+        if self.reference is None:
+            return [n / self.max_seeds for n in self.seeds]
+        r = self.reference
+        info = [n * r / (n + r) for n in self.seeds]
+        return [i / info[-1] for i in info]
 
     @property
     def per_comparison_alpha(self) -> float:
@@ -183,5 +196,6 @@ def decide(row: dict[str, Any], look: int, design: Design) -> str | None:
         return "bitwise-identical"
     if row["metric_equal"]:
         return "numerically-equal"
-    at = design.look_of(min(row["n_a"], row["n_b"]))
+    grown = row["n_b"] if design.reference is not None else min(row["n_a"], row["n_b"])
+    at = design.look_of(grown)
     return verdict_at(row["p_value"], row["tost_p"], min(at, look), design)

@@ -10,17 +10,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
-from tfrepro.cli.options import (
-    print_json,
-    run_options,
-    script_command,
-    settle_design,
-    spec_overrides,
-)
+from tfrepro.cli.options import print_json, run_options, script_command, spec_overrides
 from tfrepro.errors import UsageError
 
 DEMO_SPEC = Path(__file__).parent.parent / "demo" / "demo.toml"
@@ -42,7 +35,9 @@ def _run_spec(
         or getattr(args, "max_seeds", None)
         or getattr(args, "round", None)
     ):
-        return _settle(spec, opts, args, console)
+        from tfrepro.cli.settling import run_until_settled
+
+        return run_until_settled(spec, opts, args, console)
     if opts.dry_run:
         planned = planning.make_plan(spec, opts)
         views.dry_run(console, planned.cells, planned.warnings)
@@ -54,24 +49,6 @@ def _run_spec(
     # explain rebuilds one cell per release from the spec alone: only hint where that works
     explainable = set(overrides) <= {"matrix.tf", "matrix.seeds", "script.command", "script.cwd"}
     views.run_footer(console, result, opts.store, spec_path=spec_path, explainable=explainable)
-    return 0
-
-
-def _settle(spec: Any, opts: Any, args: argparse.Namespace, console: Console) -> int:
-    from tfrepro.report import settle_view
-    from tfrepro.report.progress import RichReporter
-    from tfrepro.tasks import results, settle
-
-    design = settle_design(args, opts)
-    out = Console(stderr=True) if args.json else console
-    result = settle.settle(
-        spec, opts, lambda: RichReporter(out), design, progress=settle_view.progress(out)
-    )
-    results.keep_explanation(opts.store, result)  # the report shows the design and its path
-    if args.json:
-        print_json(result.as_dict())
-    else:
-        settle_view.render(console, result)
     return 0
 
 
@@ -168,7 +145,12 @@ def cmd_explain(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report import breaks_view, views
-    from tfrepro.report.compare_view import compare_table, pair_notes, verdict_notes
+    from tfrepro.report.compare_view import (
+        compare_table,
+        pair_notes,
+        sequential_notes,
+        verdict_notes,
+    )
     from tfrepro.tasks import results
 
     found = results.compare_store(
@@ -190,6 +172,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     compare_table(console, rows, title=f"{len(found.cells)} cell(s) compared by {args.by}")
     pair_notes(console, rows)
     verdict_notes(console, rows)
+    sequential_notes(console, rows)
     breaks_view.failures(console, found.failures, by=args.by)
     return 0
 
@@ -209,6 +192,26 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report.compare_view import check_report
     from tfrepro.tasks import results
 
+    if args.until_settled or args.round or args.max_seeds:
+        from tfrepro.cli.settling import check_until_settled
+
+        return check_until_settled(args, console)
+    given = [
+        what
+        for what, value in (
+            ("a spec", args.spec),
+            ("--tf", args.tf),
+            ("--seeds", args.seeds),
+            ("a script after --", getattr(args, "script", None)),
+        )
+        if value is not None
+    ]
+    if given:
+        raise UsageError(
+            f"check compares the store's cells with the baseline and runs nothing, so "
+            f"{given[0]} has no use here: add --until-settled to run it in rounds, or run it "
+            f"first with `tfrepro run`"
+        )
     result = results.check(
         args.baseline, args.store, margin=args.margin, group=args.group, alpha=args.alpha
     )

@@ -64,6 +64,26 @@ def _run_args(sp: argparse.ArgumentParser) -> None:
     _env_args(sp)
 
 
+def _settle_args(sp: argparse.ArgumentParser, until: str) -> None:
+    sp.add_argument(
+        "--until-settled",
+        action="store_true",
+        help=f"add seeds in rounds until {until} (group-sequential test; seeds 0, 1, 2, …)",
+    )
+    sp.add_argument(
+        "--round",
+        type=positive_int,
+        metavar="K",
+        help="--until-settled: seeds per group in each round (default 8)",
+    )
+    sp.add_argument(
+        "--max-seeds",
+        type=positive_int,
+        metavar="N",
+        help="--until-settled: at most this many seeds per group (default 40)",
+    )
+
+
 def add_run(sub: Any) -> None:
     """run, demo, cells."""
     r = sub.add_parser("run", help="run an experiment across releases, seeds and knobs")
@@ -75,24 +95,7 @@ def add_run(sub: Any) -> None:
     r.add_argument("--data", help="dataset: digits, breast_cancer, wine, iris, synthetic, .npz")
     r.add_argument("--epochs", type=positive_int, help="epochs (overrides the spec)")
     r.add_argument("--resolution", choices=("era", "latest"), help="dependencies (default era)")
-    r.add_argument(
-        "--until-settled",
-        action="store_true",
-        help="add seeds in rounds until every comparison between releases settles "
-        "(group-sequential test; seeds 0, 1, 2, …)",
-    )
-    r.add_argument(
-        "--round",
-        type=positive_int,
-        metavar="K",
-        help="--until-settled: seeds per group in each round (default 8)",
-    )
-    r.add_argument(
-        "--max-seeds",
-        type=positive_int,
-        metavar="N",
-        help="--until-settled: at most this many seeds per group (default 40)",
-    )
+    _settle_args(r, "every comparison between releases settles")
     r.add_argument("--json", action="store_true", help="--until-settled: print the result as JSON")
 
     d = sub.add_parser("demo", help="the built-in experiment: 3 releases (Keras 2 and 3) × 3 seeds")
@@ -162,7 +165,11 @@ def add_verdicts(sub: Any) -> None:
         "check", help="compare the store with a baseline: exit 0 same, 1 different, 3 inconclusive"
     )
     ck.add_argument("--baseline", type=Path, required=True, metavar="FILE")
-    store_arg(ck)
+    ck.add_argument(
+        "spec", nargs="?", type=Path, help="--until-settled: the experiment spec to run"
+    )
+    _run_args(ck)
+    _settle_args(ck, "every comparison with the baseline settles (runs the spec or script)")
     _analysis_args(ck, by=False)
     ck.add_argument("--group", help="the baseline group to compare with (default: same label)")
     ck.add_argument("--json", action="store_true")

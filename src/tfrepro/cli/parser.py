@@ -24,7 +24,7 @@ from tfrepro.errors import UsageError
 __all__ = ["MAX_SEEDS", "SCRIPT_COMMANDS", "build", "check_script", "seeds", "split_script"]
 
 
-SCRIPT_COMMANDS = ("run", "explain", "bisect")
+SCRIPT_COMMANDS = ("run", "explain", "bisect", "check")
 
 
 def split_script(argv: list[str]) -> tuple[list[str], list[str] | None]:

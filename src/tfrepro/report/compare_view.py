@@ -141,6 +141,24 @@ def verdict_notes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
         console.print(line)
 
 
+def sequential_notes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    """Where the store holds a `run --until-settled` over these pairs: its verdict, and when."""
+    for r in rows:
+        seq = r.get("sequential")
+        if not seq:
+            continue
+        done = seq["settled"]
+        when = (
+            f"at round {done['look']} ({done['seeds']} seeds per group)"
+            if done
+            else f"still open after {len(seq['path'])} round(s)"
+        )
+        line = Text(visible(f"{r['a']} → {r['b']} {r['metric']}: until settled said "))
+        line.append(seq["verdict"], style=RICH.get(seq["verdict"], ""))
+        line.append(f" {when}; design and path in `compare --json`")
+        console.print(line)
+
+
 def check_report(console: Console, result: Any, source: str) -> None:
     """The check table, failed cells, and the outcome line."""
     compare_table(console, result.rows, title=f"check against {source}")

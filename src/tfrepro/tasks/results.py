@@ -68,6 +68,7 @@ def compare_store(
             )
         if margin is None:
             margin = load.spec_margin(store.runs(), found)
+        kept = store.explanations()
     rows = compare.compare_cells(
         found,
         by=by,
@@ -78,6 +79,12 @@ def compare_store(
         predictions=load.predictions(found),
         labels=load.labels(found),
     )
+    from tfrepro.tasks.settle import sequential_of
+
+    settled = sequential_of(kept, by)
+    for r in rows:
+        if (r["a"], r["b"], r["metric"]) in settled:
+            r["sequential"] = settled[(r["a"], r["b"], r["metric"])]
     ok = groups.group_cells((c for c in found if c["status"] == Status.OK), by)
     return Comparison(list(found), rows, breaks.group_failures(found, by=by), len(ok))
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from tfrepro.analysis import breaks, compare, groups, sequential, stats
+from tfrepro.analysis import baseline, breaks, compare, groups, sequential, stats
 from tfrepro.analysis.ladder import Verdict
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell
@@ -28,6 +28,15 @@ from tfrepro.spec import Spec
 from tfrepro.tasks.bisect import with_matrix
 from tfrepro.tasks.planning import Options, make_plan
 from tfrepro.tasks.run import Reporter, execute, stored
+
+
+class Against(NamedTuple):
+    """`check --until-settled`: the baseline (file name, document) and the group named with
+    --group (None: each group's own label)."""
+
+    source: str
+    data: dict[str, Any]
+    group: str | None = None
 
 
 @dataclass
@@ -46,12 +55,15 @@ class SettleResult:
     seconds: float
     failed_groups: list[str] = field(default_factory=list)
     failures: list[breaks.Failure] = field(default_factory=list)  # failed cells by signature
+    against: str | None = None  # `check --until-settled`: the baseline file compared with
+    outcome: str | None = None  # and check's outcome: pass / different / inconclusive
 
     def as_dict(self) -> dict[str, Any]:
         """What --json prints and the store keeps (beside explain's results, whose a, b and
         seed columns it fills with what it compared: every group on the `by` axis)."""
         out = dataclasses.asdict(self)
-        return {"kind": "settle", "a": "until settled", "b": self.by, "seed": -1, **out}
+        a = f"check against {self.against}" if self.against else "until settled"
+        return {"kind": "settle", "a": a, "b": self.by, "seed": -1, **out}
 
 
 def cell_label(cell: Cell, by: str) -> str:
@@ -79,13 +91,21 @@ def settle(
     metrics: list[str] | None = None,
     margin: float | None = None,
     progress: Callable[[str], object] | None = None,
+    against: Against | None = None,
 ) -> SettleResult:
+    """Rounds until every comparison settles: between the groups of the experiment, or (with
+    `against`, a baseline's name and document: `check --until-settled`) between each group
+    and its baseline group, which keeps its seeds (design.reference)."""
     say = progress or (lambda msg: None)
     start = time.monotonic()
     seeds = list(range(design.max_seeds))
     planned = make_plan(with_matrix(spec, seeds=seeds[: design.first]), opts)
     labels = sorted({cell_label(c, by) for c in planned.cells}, key=groups.sort_key)
-    if len(labels) < 2:
+    if against is not None:
+        by = against.data["by"]
+        design.reference = min(g["n_ok"] for g in against.data["groups"])
+        labels = sorted({cell_label(c, by) for c in planned.cells}, key=groups.sort_key)
+    elif len(labels) < 2:
         raise UsageError(
             f"--until-settled compares groups, and this experiment has one {by} "
             f"({', '.join(labels) or 'none'}): give two releases or more (--tf 2.15,2.16)"
@@ -103,9 +123,16 @@ def settle(
         with reporter() as round_reporter:  # one progress display per round
             ids.update(execute(planned, opts, round_reporter))
         cells = stored(opts.store, ids)
-        rows = compare.compare_cells(
-            cells, by=by, metrics=metrics, margin=margin, alpha=design.alpha
-        )
+        checked = None
+        if against is None:
+            rows = compare.compare_cells(
+                cells, by=by, metrics=metrics, margin=margin, alpha=design.alpha
+            )
+        else:
+            checked = baseline.check(
+                against.data, cells, margin=margin, group=against.group, alpha=design.alpha
+            )
+            rows = checked.rows
         if look == 0:
             design.comparisons = max(len(rows), 1)  # fixed at the first look (Bonferroni)
             ran_ok = {groups.label(groups.axis_value(c, by)) for c in cells if c["status"] == "ok"}
@@ -126,6 +153,9 @@ def settle(
             break
     final = _final(rows, settled)
     inconclusive = any(r["verdict"] == Verdict.INCONCLUSIVE for r in final)
+    outcome = None
+    if checked is not None:
+        outcome = baseline.CheckResult(rows=final, failures=checked.failures).outcome
     return SettleResult(
         by=by,
         design=design.as_dict(),
@@ -143,6 +173,8 @@ def settle(
         seconds=round(time.monotonic() - start, 1),
         failed_groups=failed,
         failures=breaks.group_failures(cells, by=by),  # the last round read every cell
+        against=against.source if against else None,
+        outcome=outcome,
     )
 
 
@@ -201,3 +233,36 @@ def _final(rows: list[dict[str, Any]], settled: dict[tuple[str, str, str], Any])
         )
         out.append({**r, "verdict": verdict, "reason": reason, "settled": done})
     return out
+
+
+def sequential_of(kept: list[dict[str, Any]], by: str) -> dict[tuple[str, str, str], Any]:
+    """From the store's explanations: what the latest `run --until-settled` by this axis
+    decided for each (a, b, metric), with its design and the comparison's path over the looks
+    (compare --json carries it beside the fixed-sample verdict)."""
+    runs = [e for e in kept if e.get("kind") == "settle" and not e.get("against")]
+    latest = next((e for e in runs if e.get("b") == by), None)  # newest first
+    if latest is None:
+        return {}
+    out = {}
+    for r in latest["rows"]:
+        key = (r["a"], r["b"], r["metric"])
+        path = [
+            {"look": look["look"], "seeds": look["seeds"], **_path_step(s)}
+            for look in latest["looks"]
+            for s in look["rows"]
+            if (s["a"], s["b"], s["metric"]) == key
+        ]
+        out[key] = {
+            "verdict": r["verdict"],
+            "settled": r.get("settled"),
+            "status": latest["status"],
+            "created": latest.get("created"),
+            "trainings": latest["trainings"],
+            "design": latest["design"],
+            "path": path,
+        }
+    return out
+
+
+def _path_step(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: state[k] for k in ("n", "p_value", "tost_p", "level", "verdict")}
