@@ -193,8 +193,11 @@ class MatrixSpec(_Strict):
     @classmethod
     def _keras(cls, v: list[str]) -> list[str]:
         for ver in v:
-            if not re.match(r"^\d+(\.\d+)*$", ver):
-                raise ValueError(f"'{ver}' is not a Keras version such as 3.3.3")
+            if not re.match(r"^(\d+(\.\d+)*(\.dev\d+)?|nightly(-\d{4}-?\d{2}-?\d{2})?)$", ver):
+                raise ValueError(
+                    f"'{ver}' is not a Keras version such as 3.3.3, a keras-nightly build "
+                    f"such as 3.7.0.dev2024110803, or nightly / nightly-20241108"
+                )
         return v
 
 

@@ -107,7 +107,7 @@ class FakeRuns:
         self.calls: list[tuple[str, list[int]]] = []
 
     def __call__(
-        self, base: Spec, version: str, opts: Options, reporter: object
+        self, base: Spec, version: str, opts: Options, reporter: object, axis: str = "tf"
     ) -> list[dict[str, Any]]:
         seeds = list(base.matrix.seeds)
         self.calls.append((version, seeds))

@@ -76,7 +76,7 @@ def cmd_versions(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report.terminal import versions_table
     from tfrepro.tasks import envs
 
-    rows, source = envs.versions(refresh=args.refresh)
+    rows, source = envs.versions(refresh=args.refresh, nightlies=args.nightly)
     if args.json:
         print_json(rows)
     else:
@@ -251,22 +251,27 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report.progress import RichReporter
     from tfrepro.tasks import bisect, run
 
-    versions = bisect.candidates(args.good, args.bad)  # fails before anything is shown
+    if args.keras and not args.tf:
+        raise UsageError("bisect --keras holds TensorFlow fixed: give it with --tf, e.g. --tf 2.18")
+    if args.tf and not args.keras:
+        raise UsageError("--tf applies to bisect --keras; without it --good/--bad are the releases")
+    versions = [] if args.keras else bisect.candidates(args.good, args.bad)  # fails before output
     base = bisect.probe_spec(
         run.load_spec(args.spec, script_command(args)), args.criterion, args.seeds, args.max_seeds
     )
     out = console if not args.json else Console(stderr=True)
+    kw = {"criterion": args.criterion, "metric": args.metric, "margin": args.margin}
     with RichReporter(out) as reporter:
-        result = bisect.bisect(
-            base,
-            versions,
-            criterion=args.criterion,
-            metric=args.metric,
-            margin=args.margin,
-            opts=run_options(args, "tfrepro bisect"),
-            reporter=reporter,
-            max_seeds=args.max_seeds,
-        )
+        opts = run_options(args, "tfrepro bisect")
+        if args.keras:
+            result = bisect.bisect_keras(
+                base, args.good, args.bad, args.tf, **kw, opts=opts, reporter=reporter,
+                max_seeds=args.max_seeds,
+            )  # fmt: skip
+        else:
+            result = bisect.bisect(
+                base, versions, **kw, opts=opts, reporter=reporter, max_seeds=args.max_seeds
+            )
     if args.json:
         print_json(result.as_dict())
     else:

@@ -194,8 +194,17 @@ def add_verdicts(sub: Any) -> None:
 def add_bisect(sub: Any) -> None:
     bi = sub.add_parser("bisect", help="the first release between --good and --bad that changes")
     bi.add_argument("spec", nargs="?", type=Path, help="experiment spec (default: built-in MLP)")
-    bi.add_argument("--good", required=True, help="a release that behaves as expected, e.g. 2.9")
-    bi.add_argument("--bad", required=True, help="a release that behaves differently, e.g. 2.15")
+    bi.add_argument(
+        "--good",
+        required=True,
+        help="a release that behaves as expected, e.g. 2.9 (or nightly-DAY)",
+    )
+    bi.add_argument(
+        "--bad",
+        required=True,
+        help="a release that behaves differently, e.g. 2.15, nightly (the newest tf-nightly) "
+        "or nightly-20261001",
+    )
     bi.add_argument(
         "--criterion",
         choices=("bitwise", "metric", "runs"),
@@ -203,6 +212,13 @@ def add_bisect(sub: Any) -> None:
         help="bitwise: final weights equal the good release's; metric: compare verdicts; "
         "runs: the script finishes (where it starts or stops running)",
     )
+    bi.add_argument(
+        "--keras",
+        action="store_true",
+        help="--good and --bad are Keras versions (3.6.0, 3.7.0.dev2024110803): bisect Keras "
+        "releases, then keras-nightly builds, with TensorFlow fixed at --tf",
+    )
+    bi.add_argument("--tf", help="--keras: the TensorFlow release held fixed, e.g. 2.18")
     bi.add_argument("--metric", help="metric for --criterion metric (default: every final metric)")
     bi.add_argument("--margin", type=positive_float, help="equivalence margin (metric units)")
     bi.add_argument("--seeds", type=seeds, help="seeds per probe (default 0; 0..4 for metric)")
@@ -226,6 +242,9 @@ def add_versions(sub: Any) -> None:
     v = sub.add_parser("versions", help="known TensorFlow releases and the Python each needs")
     v.add_argument("--json", action="store_true")
     v.add_argument("--refresh", action="store_true", help="refresh the catalogue from PyPI")
+    v.add_argument(
+        "--nightly", action="store_true", help="the tf-nightly builds (for --tf nightly-DAY)"
+    )
 
 
 def add_envs(sub: Any) -> None:

@@ -32,9 +32,16 @@ _FINAL = re.compile(r"^\d+(\.\d+)*$")
 def version_key(version: str) -> tuple[int, ...]:
     """The host's one version parser: '2.16.1' -> (2, 16, 1); the leading numeric parts of
     each dotted piece, so '2.16.0rc1' -> (2, 16, 0) and text after a space is ignored (group
-    labels such as '2.15.1 onednn=on'); a piece with no leading digit ends the version."""
-    parts = []
+    labels such as '2.15.1 onednn=on'); a piece with no leading digit ends the version. A
+    nightly's `.devSTAMP` counts one below the release it leads to, then the stamp:
+    '2.23.0.dev20261026' -> (2, 23, -1, 20261026), after 2.22.x and before 2.23.0."""
+    parts: list[int] = []
     for piece in version.split(" ", 1)[0].split("."):
+        dev = re.match(r"dev(\d+)", piece)
+        if dev is not None and parts:  # a nightly: before the release it leads to
+            parts[-1] -= 1
+            parts.append(int(dev.group(1)))
+            break
         digits = re.match(r"\d+", piece)
         if digits is None:
             break
@@ -48,6 +55,14 @@ class Release:
     package: str
     uploaded: str
     pythons: tuple[str, ...]
+    # a nightly (tf-nightly): the keras-nightly build it is paired with (the newest uploaded
+    # before it), and what resolving it substituted (the nearest build before a day)
+    companion: str | None = None
+    note: str = ""
+
+    @property
+    def nightly(self) -> bool:
+        return ".dev" in self.version
 
     @property
     def key(self) -> tuple[int, ...]:

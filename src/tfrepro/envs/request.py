@@ -60,10 +60,12 @@ class EnvRequest:
         return f"tf{self.tf_version}-py{minor}-{self.resolution}-{self.key[:10]}"
 
 
-def _era_date(catalogue: Catalogue, release: Release, pins: list[tuple[str, str]]) -> str:
-    """One day after the newest of: the TF wheel upload and the first upload of each pinned
-    companion."""
-    stamps = [release.uploaded]
+def _era_date(
+    catalogue: Catalogue, release: Release, pins: list[tuple[str, str]], extra: list[str]
+) -> str:
+    """One day after the newest of: the TF wheel upload, the first upload of each pinned
+    companion and the `extra` upload times (a keras-nightly build)."""
+    stamps = [release.uploaded, *extra]
     for package, version in pins:
         when = catalogue.companion_date(package, version)
         if when:
@@ -92,11 +94,24 @@ def env_request(
     reqs = [main]
     pins: list[tuple[str, str]] = []
     overrides: tuple[str, ...] = ()
-    if keras:
+    stamps: list[str] = []
+    if release.nightly and keras is None:
+        keras = release.companion  # the keras-nightly of the TF nightly's day
+    if keras and ".dev" in keras:
+        from tfrepro.envs import nightly
+
+        # keras-nightly installs the `keras` module too: TF's own keras requirement is
+        # dropped (an override whose marker never holds), the nightly installed instead
+        reqs.append(f"{nightly.KERAS}=={keras}")
+        overrides = ("keras; sys_platform == 'never'",)
+        stamps += [s for s in [nightly.uploaded(nightly.KERAS, keras)] if s]
+    elif keras:
         reqs.append(f"keras=={keras}")
         pins.append(("keras", keras))
         if int(keras.split(".")[0]) >= 3 and not capabilities.has(release.key, "keras3"):
             overrides = (f"keras=={keras}",)  # TF's own wheel pins Keras 2
+        if release.nightly:  # a Keras release on a TF nightly, in place of keras-nightly
+            overrides = ("keras-nightly; sys_platform == 'never'",)
     no_deps: list[str] = []
     if legacy_keras and capabilities.has(release.key, "keras3"):
         # tf-keras depends on the full `tensorflow` wheel; --no-deps keeps the CPU build alone.
@@ -110,7 +125,7 @@ def env_request(
         if not capabilities.has(release.key, "numpy_cap_declared"):
             reqs.append("numpy<2")
     reqs.extend(requirements)
-    exclude = _era_date(catalogue, release, pins) if resolution == "era" else None
+    exclude = _era_date(catalogue, release, pins, stamps) if resolution == "era" else None
     return EnvRequest(
         package=package,
         tf_version=release.version,

@@ -247,3 +247,22 @@ def bisect_result(console: Console, result: BisectResult) -> None:
             f"  {package} changed with it: {a} → {b} (the change may follow {package}: pin "
             f"it to tell)",
         )
+    if result.fixed_tf:
+        _plain(console, f"  Keras bisected with TensorFlow fixed at {result.fixed_tf}")
+    if result.window:
+        nightly_window(console, result.window)
+
+
+def nightly_window(console: Console, window: dict[str, Any]) -> None:
+    """Two adjacent builds below a release: versions, days, GIT_VERSION, the commit log."""
+    for side in ("last_good", "first_bad"):
+        b = window[side]
+        git = f", GIT_VERSION {b['git_version']}" if b.get("git_version") else ""
+        label = "last good " if side == "last_good" else "first bad "
+        _plain(console, f"  {label}{window['package']} {b['version']} ({b['day']}{git})")
+    if window.get("commits"):
+        _plain(console, f"  commits between them: {window['commits']}")
+    if window.get("keras_swap"):
+        _plain(console, f"  {window['keras_swap']}")
+    if window.get("keras"):
+        nightly_window(console, window["keras"])

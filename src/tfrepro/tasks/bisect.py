@@ -17,6 +17,7 @@ inconclusive when a cell timed out or its environment did not build. With --good
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -25,7 +26,7 @@ from tfrepro import spec as spec_mod
 from tfrepro.analysis import attribution, bisection, breaks, sequential
 from tfrepro.analysis.compare import compare_cells
 from tfrepro.analysis.ladder import PASSING, Verdict
-from tfrepro.envs import catalogue
+from tfrepro.envs import catalogue, nightly
 from tfrepro.envs.catalogue import version_key
 from tfrepro.errors import UsageError
 from tfrepro.record import CellRecord, Status, final_weights_id
@@ -53,8 +54,11 @@ def probe_spec(base: Spec, criterion: str, seeds: Sequence[int] | None, max_seed
     return with_matrix(base, seeds=chosen)
 
 
-def _run_release(base: Spec, version: str, opts: Options, reporter: Reporter) -> list[CellRecord]:
-    planned = make_plan(with_matrix(base, tf=[version]), opts)
+def _run_release(
+    base: Spec, version: str, opts: Options, reporter: Reporter, axis: str = "tf"
+) -> list[CellRecord]:
+    """The cells of one probe: the spec with `axis` (tf, or keras with TF fixed) set to it."""
+    planned = make_plan(with_matrix(base, **{axis: [version]}), opts)
     return stored(opts.store, set(execute(planned, opts, reporter)))
 
 
@@ -80,13 +84,12 @@ def _metric_verdict(
     margin: float | None,
     design: sequential.Design,
     look: int,
+    by: str = "tf_version",
 ) -> tuple[str, dict[str, Any]]:
     """good / bad / inconclusive from the sequential verdicts (analysis/sequential) of the good
     release against the probe at this look: bad when any compared metric is `different`, good
     when all are equal or equivalent, inconclusive while one is open."""
-    rows = compare_cells(
-        list(cells), by="tf_version", metrics=[metric] if metric else None, margin=margin
-    )
+    rows = compare_cells(list(cells), by=by, metrics=[metric] if metric else None, margin=margin)
     design.comparisons = max(len(rows), 1)
     decided = {r["metric"]: sequential.decide(r, look, design) for r in rows}
     verdicts = [_probe_verdict(d) if d else "inconclusive" for d in decided.values()]
@@ -110,15 +113,72 @@ def _metric_verdict(
 
 def candidates(good: str, bad: str) -> list[str]:
     """Every release from --good to --bad (patches included), good first; UsageError when
-    either names no single known release or both name the same one."""
+    either names no single known release or both name the same one. A nightly at either end:
+    the releases up to the newest one, then the tf-nightly builds after it (built from the
+    main branch after the newest release's branch), in build order."""
     cat = catalogue.load()
     g, b = _single(cat, good, "--good"), _single(cat, bad, "--bad")
     if g.version == b.version:
         raise UsageError("--good and --bad name the same release; give two different releases")
+    if g.nightly or b.nightly:
+        return _with_nightlies(cat, g, b)
     releases = cat.between(g, b)
     if g.key > b.key:
         releases.reverse()  # a regression fixed later: search from good towards bad all the same
     return [r.version for r in releases]
+
+
+def _with_nightlies(
+    cat: catalogue.Catalogue, g: catalogue.Release, b: catalogue.Release
+) -> list[str]:
+    if g.key > b.key:
+        raise UsageError(
+            "with a nightly, bisect searches forwards only: give the older build as --good"
+        )
+    newest = cat.releases[-1]
+    finals = [] if g.nightly else [r.version for r in cat.between(g, newest) if r.key <= b.key]
+    lo = g.key if g.nightly else newest.key  # nightlies before the newest release's are older
+    builds = [
+        x.version
+        for x in nightly.cached_builds(nightly.TF)
+        if lo <= version_key(x.version) <= b.key
+    ]
+    tail = [] if b.nightly else [b.version]
+    return list(dict.fromkeys([*finals, *builds, *tail]))
+
+
+def keras_candidates(good: str, bad: str) -> tuple[list[str], list[nightly.Build]]:
+    """`bisect --keras`: the Keras releases from --good to --bad (the catalogue's), and every
+    keras-nightly build (newest first is not assumed: oldest first) for the second phase."""
+    for option, text in (("--good", good), ("--bad", bad)):
+        if not re.match(r"^\d+\.\d+\.\d+$", text) and not nightly.is_nightly(text):
+            raise UsageError(
+                f"bisect --keras {option} {text}: give a Keras release such as 3.6.0 or a "
+                f"keras-nightly build such as 3.7.0.dev2024110803"
+            )
+    if good == bad:
+        raise UsageError("--good and --bad name the same Keras version; give two different ones")
+    builds = nightly.cached_builds(nightly.KERAS)
+    uploads = {**catalogue.load().companions.get("keras", {})}
+    uploads.update({x.version: x.uploaded for x in builds})
+    for option, text in (("--good", good), ("--bad", bad)):
+        if text not in uploads:
+            raise UsageError(
+                f"bisect --keras {option} {text}: no such Keras release or keras-nightly "
+                f"build in the package index"
+            )
+    if uploads[good] > uploads[bad]:
+        raise UsageError("bisect --keras searches forwards only: give the older one as --good")
+    finals = sorted(
+        (
+            v
+            for v in uploads
+            if not nightly.is_nightly(v) and uploads[good] <= uploads[v] <= uploads[bad]
+        ),
+        key=lambda v: uploads[v],
+    )
+    first = [v for v in (good, *finals, bad) if v]
+    return list(dict.fromkeys(first)), builds
 
 
 @dataclass
@@ -142,6 +202,11 @@ class BisectResult:
     # packages whose versions differ between the last good and the first bad release's cells
     # (a patch release whose era resolves a newer Keras: the change may follow Keras)
     packages_changed: dict[str, list[str]] | None = None
+    # below a release: the two adjacent builds (version, day, GIT_VERSION), the commit log
+    # between their days, and whether the change follows TensorFlow or the Keras nightly
+    window: dict[str, Any] | None = None
+    axis: str = "tf"  # tf, or keras (TensorFlow fixed at `fixed_tf`)
+    fixed_tf: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """What `--json` prints: the fields in order, release_notes only when found."""
@@ -152,6 +217,8 @@ class BisectResult:
             del out["failure"]
         if self.packages_changed is None:
             del out["packages_changed"]
+        if self.window is None:
+            del out["window"]
         return out
 
 
@@ -165,18 +232,75 @@ def bisect(
     opts: Options,
     reporter: Reporter,
     max_seeds: int = 20,
+    axis: str = "tf",
 ) -> BisectResult:
     """The first of `versions` (candidates(): good release first, bad last) that behaves
-    unlike the first."""
-    g, b = versions[0], versions[-1]
-    ran = _run_release(base, g, opts, reporter)
+    unlike the first; `axis` keras: Keras versions, TensorFlow fixed by the spec."""
+    g = versions[0]
+    ran = _run_release(base, g, opts, reporter, axis)
     reference = _ok(ran)
     if not reference:
         raise UsageError(f"no cell of the good release {g} finished ok: {_why_not(ran)}")
-    judge = _Judge(base, g, reference, criterion, metric, margin, opts, reporter, max_seeds)
+    judge = _Judge(base, g, reference, criterion, metric, margin, opts, reporter, max_seeds, axis)
     found = bisection.search(versions, judge)
+    result = _result(found, judge, versions, base, criterion)
+    if axis == "tf" and result.first_bad and nightly.is_nightly(result.first_bad):
+        _nightly_window(result, judge)
+    return result
+
+
+def bisect_keras(
+    base: Spec,
+    good: str,
+    bad: str,
+    tf: str,
+    *,
+    criterion: str,
+    metric: str | None,
+    margin: float | None,
+    opts: Options,
+    reporter: Reporter,
+    max_seeds: int = 20,
+) -> BisectResult:
+    """`bisect --keras`: TensorFlow fixed at `tf`, the Keras releases from good to bad, then the
+    keras-nightly builds uploaded between the last good and the first bad release, to two
+    adjacent builds."""
+    finals, builds = keras_candidates(good, bad)
+    tf = _single(catalogue.load(), tf, "--tf").version
+    base = with_matrix(base, tf=[tf])
+    kw: dict[str, Any] = {"criterion": criterion, "metric": metric, "margin": margin}
+    kw.update(opts=opts, reporter=reporter, max_seeds=max_seeds, axis="keras")
+    first = bisect(base, finals, **kw)
+    if first.status != "found" or first.last_good is None or first.first_bad is None:
+        return _keras_result(first, tf, good, bad, len(finals))
+    uploads = {x.version: x.uploaded for x in builds}
+    uploads.update(catalogue.load().companions.get("keras", {}))
+    lo, hi = uploads[first.last_good], uploads[first.first_bad]
+    inner = [x.version for x in builds if lo < x.uploaded < hi]
+    if not inner:
+        return _keras_result(first, tf, good, bad, len(finals))
+    second = bisect(base, [first.last_good, *inner, first.first_bad], **kw)
+    seen = {p["release"] for p in first.probes}  # the ends, judged again from the store
+    second.probes = first.probes + [p for p in second.probes if p["release"] not in seen]
+    return _keras_result(second, tf, good, bad, len(finals) + len(inner))
+
+
+def _keras_result(r: BisectResult, tf: str, good: str, bad: str, candidates: int) -> BisectResult:
+    r.good, r.bad, r.candidates, r.fixed_tf = good, bad, candidates, tf
+    r.max_probes = bisection.max_probes(candidates) + 1
+    r.release_notes = None  # TensorFlow's notes: not about a Keras change
+    if r.first_bad and r.last_good:
+        r.window = _window(nightly.KERAS, r.last_good, r.first_bad, {})
+    return r
+
+
+def _result(
+    found: dict[str, Any], judge: _Judge, versions: list[str], base: Spec, criterion: str
+) -> BisectResult:
+    g, b = versions[0], versions[-1]
     notes = None
-    if found["first_bad"]:
+    below = any(nightly.is_nightly(v) for v in (found["last_good"], found["first_bad"]) if v)
+    if found["first_bad"] and judge.axis == "tf" and not below:
         matched = attribution.notes_between(
             found["last_good"], found["first_bad"], devices=base.matrix.knobs.device
         )
@@ -188,7 +312,7 @@ def bisect(
             None,
         )
     changed = None
-    if found["first_bad"]:
+    if found["first_bad"] and judge.axis == "tf":
         changed = _packages_changed(judge.ran, found["last_good"], found["first_bad"])
     return BisectResult(
         status=found["status"],
@@ -206,7 +330,80 @@ def bisect(
         release_notes=notes,
         failure=failure,
         packages_changed=changed,
+        axis=judge.axis,
     )
+
+
+def _build_facts(version: str, cells: Sequence[CellRecord], package: str) -> dict[str, Any]:
+    """A build's version, day (its stamp, or a release's upload day) and GIT_VERSION."""
+    if nightly.is_nightly(version):
+        day = nightly.Build(package, version, "", ()).day.isoformat()
+    else:
+        up = catalogue.load().companions.get("keras", {}) if package == nightly.KERAS else {}
+        rel = catalogue.load().by_version.get(version) if package == nightly.TF else None
+        day = (rel.uploaded if rel else up.get(version, ""))[:10]
+    gits = {str((c.get("fingerprint") or {}).get("tensorflow_git") or "") for c in cells}
+    return {"version": version, "day": day, "git_version": ", ".join(sorted(gits - {""}))}
+
+
+def _window(package: str, good: str, bad: str, ran: dict[str, list[CellRecord]]) -> dict[str, Any]:
+    """The two adjacent builds and the commit log between their days."""
+    a = _build_facts(good, ran.get(good, []), package)
+    b = _build_facts(bad, ran.get(bad, []), package)
+    return {
+        "package": package,
+        "last_good": a,
+        "first_bad": b,
+        "commits": nightly.commit_window(package, a["day"], b["day"]) if a["day"] else None,
+        "follows": "keras" if package == nightly.KERAS else "tensorflow",
+    }
+
+
+def _nightly_window(result: BisectResult, judge: _Judge) -> None:
+    """Two adjacent TF builds, the last good and the first bad: their window, and whether the
+    change follows the Keras nightly paired with the bad build (its TensorFlow with the good
+    build's Keras: runs as the good one → Keras; the search then goes on in keras-nightly
+    builds with that TensorFlow fixed)."""
+    good, bad = result.last_good or result.good, result.first_bad or result.bad
+    result.window = _window(nightly.TF, good, bad, judge.ran)
+    kg, kb = (_keras_of(judge.ran.get(v, [])) for v in (good, bad))
+    if not kg or not kb or kg == kb or judge.criterion == "metric":
+        return  # the metric criterion's reference seeds grow: not re-judged with another Keras
+    swap = _Judge(
+        with_matrix(judge.base, tf=[bad]),
+        kg,
+        judge.reference,
+        judge.criterion,
+        judge.metric,
+        judge.margin,
+        judge.opts,
+        judge.reporter,
+        judge.max_seeds,
+        "keras",
+    )
+    verdict, evidence = swap(kg)
+    result.probes.append({"release": f"{bad} with keras {kg}", "verdict": verdict, **evidence})
+    if verdict != "good":
+        result.window["keras_swap"] = f"{bad} with Keras {kg} still differs: the change is in TF"
+        return
+    builds = nightly.cached_builds(nightly.KERAS)
+    lo = next((x.uploaded for x in builds if x.version == kg), "")
+    hi = next((x.uploaded for x in builds if x.version == kb), "")
+    inner = [x.version for x in builds if lo < x.uploaded < hi]
+    found = bisection.search([kg, *inner, kb], swap)
+    result.probes += found["probes"]
+    result.window["keras_swap"] = (
+        f"{bad} with Keras {kg} behaves as {good}: the change follows the Keras nightly"
+    )
+    if found["status"] == "found":
+        result.window["keras"] = _window(
+            nightly.KERAS, found["last_good"], found["first_bad"], swap.ran
+        )
+
+
+def _keras_of(cells: Sequence[CellRecord]) -> str | None:
+    found = sorted({str(c.get("keras_version")) for c in cells if c.get("keras_version")})
+    return found[0] if len(found) == 1 else None
 
 
 class _Judge:
@@ -225,7 +422,9 @@ class _Judge:
         opts: Options,
         reporter: Reporter,
         max_seeds: int,
+        axis: str = "tf",
     ) -> None:
+        self.axis = axis
         self.base, self.good, self.reference = base, good, reference
         self.criterion, self.metric, self.margin = criterion, metric, margin
         self.opts, self.reporter, self.max_seeds = opts, reporter, max_seeds
@@ -236,7 +435,7 @@ class _Judge:
         self.design = sequential.Design(first, first, max(max_seeds, first))
 
     def __call__(self, version: str) -> tuple[str, dict[str, Any]]:
-        ran = _run_release(self.base, version, self.opts, self.reporter)
+        ran = _run_release(self.base, version, self.opts, self.reporter, self.axis)
         self.ran[version] = ran
         if self.criterion == "runs":
             return _runs_verdict(ran)
@@ -246,6 +445,10 @@ class _Judge:
         if self.criterion == "bitwise":
             return self._bitwise(ok)
         return self._metric(version, ok)
+
+    @property
+    def by(self) -> str:
+        return "keras_version" if self.axis == "keras" else "tf_version"
 
     def _bitwise(self, ok: list[CellRecord]) -> tuple[str, dict[str, Any]]:
         """good when every seed's final weights equal the good release's."""
@@ -262,7 +465,7 @@ class _Judge:
         while True:
             look = self.design.look_of(len(self.seeds))
             verdict, evidence = _metric_verdict(
-                self.reference + ok, self.metric, self.margin, self.design, look
+                self.reference + ok, self.metric, self.margin, self.design, look, self.by
             )
             if verdict != "inconclusive" or look + 1 >= len(self.design.seeds):
                 evidence["seeds"] = len(self.base.matrix.seeds)
@@ -275,8 +478,10 @@ class _Judge:
         more = [x for x in range(max(self.seeds) + 1 + wanted) if x not in self.seeds]
         self.seeds.extend(more[: wanted - len(self.seeds)])
         self.base = with_matrix(self.base, seeds=self.seeds)
-        self.reference = _ok(_run_release(self.base, self.good, self.opts, self.reporter))
-        return _ok(_run_release(self.base, version, self.opts, self.reporter))
+        self.reference = _ok(
+            _run_release(self.base, self.good, self.opts, self.reporter, self.axis)
+        )
+        return _ok(_run_release(self.base, version, self.opts, self.reporter, self.axis))
 
 
 def _packages_changed(
@@ -309,7 +514,7 @@ def _runs_verdict(ran: Sequence[CellRecord]) -> tuple[str, dict[str, Any]]:
 
 
 def _single(cat: catalogue.Catalogue, text: str, option: str) -> catalogue.Release:
-    found = cat.resolve(text)
+    found = nightly.resolve_releases(cat, text)
     if len(found) != 1:
         raise UsageError(f"{option} {text}: name one release (e.g. 2.15 or 2.15.1), not a range")
     return found[0]

@@ -6,34 +6,43 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfrepro.envs import catalogue, interpreters, provision
+from tfrepro.envs import catalogue, interpreters, nightly, provision
 from tfrepro.envs.request import EnvRequest, env_request
 from tfrepro.errors import NoInterpreterError
 from tfrepro.tasks.planning import host_minor
 
 
-def versions(*, refresh: bool) -> tuple[list[dict[str, Any]], str]:
+def versions(*, refresh: bool, nightlies: bool = False) -> tuple[list[dict[str, Any]], str]:
     """Every known release with the Pythons it has wheels for and the interpreter found here;
-    and where the catalogue came from."""
-    cat = catalogue.refresh() if refresh else catalogue.load()
+    and where the catalogue came from. `nightlies`: the tf-nightly builds instead (each with
+    the keras-nightly build it is paired with)."""
+    if nightlies:
+        nightly.builds(nightly.TF, refresh=refresh)  # refresh the cached lists when asked
+        nightly.builds(nightly.KERAS, refresh=refresh)
+        found = nightly.releases("nightly-20000101..nightly")
+        source = f"{nightly.TF} and {nightly.KERAS} in the package index (cached up to 6 h)"
+    else:
+        cat = catalogue.refresh() if refresh else catalogue.load()
+        found, source = list(cat.releases), f"{cat.source}, fetched {cat.fetched}"
     available = interpreters.discover()
     rows = []
-    for r in cat.releases:
+    for r in found:
         try:
             interp = interpreters.choose(r, available, host_minor())
-            found: str | None = f"{interp.version} ({interp.path})"
+            here: str | None = f"{interp.version} ({interp.path})"
         except NoInterpreterError:
-            found = None
+            here = None
         rows.append(
             {
                 "version": r.version,
                 "package": r.package,
                 "uploaded": r.uploaded,
                 "pythons": list(r.pythons),
-                "interpreter": found,
+                "interpreter": here,
+                **({"keras_nightly": r.companion} if r.nightly else {}),
             }
         )
-    return rows, f"{cat.source}, fetched {cat.fetched}"
+    return rows, source
 
 
 def list_envs(cache: Path | None) -> tuple[list[dict[str, Any]], Path]:
@@ -59,7 +68,9 @@ def requests(
     cat = catalogue.load()
     available, forced = interpreters.pool(python)
     preferred = forced.minor if forced else host_minor()
-    releases = {r.version: r for t in tf.split(",") if t.strip() for r in cat.resolve(t)}
+    releases = {
+        r.version: r for t in tf.split(",") if t.strip() for r in nightly.resolve_releases(cat, t)
+    }
     return [
         env_request(
             cat,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tfrepro import DEFAULT_STORE, datasets, python_compat, scripts
-from tfrepro.envs import catalogue, interpreters, provision
+from tfrepro.envs import catalogue, interpreters, nightly, provision
 from tfrepro.errors import UsageError
 from tfrepro.plan import Cell, plan
 from tfrepro.runner.tfrepro_guest.protocol import Job, Kind, ModelSpec, ScriptSpec
@@ -48,12 +48,14 @@ class Planned:
     data: datasets.Prepared | None  # None for a script: it loads its own data
     skipped: list[Cell] = field(default_factory=list)
     script: scripts.Target | None = None
+    notes: tuple[str, ...] = ()  # what resolving the releases substituted (nightlies)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """About the script (notebook lines left out) and GPU cells on a machine without a
-        GPU, shown with the run."""
-        out = self.script.warnings if self.script else ()
+        """About the releases (a nightly of another day, pre-release builds), the script
+        (notebook lines left out) and GPU cells on a machine without a GPU, shown with the
+        run."""
+        out = self.notes + (self.script.warnings if self.script else ())
         if any(c.knobs.get("device") == "gpu" for c in self.cells) and not gpu_visible():
             out = (*out, NO_GPU)
         return out
@@ -93,7 +95,19 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
         provision.envs_root(opts.cache)  # a --cache that cannot be a folder: said before a run
     _check_store(opts.store)
     cat = catalogue.load()
-    releases = {r.version: r for text in spec.matrix.tf for r in cat.resolve(text)}
+    releases = {
+        r.version: r for text in spec.matrix.tf for r in nightly.resolve_releases(cat, text)
+    }
+    notes = [r.note for r in releases.values() if r.note]
+    if any(v.startswith("nightly") for v in spec.matrix.keras):
+        keras, said = nightly.keras_versions(list(spec.matrix.keras))
+        notes += said
+        spec = spec.model_copy(update={"matrix": spec.matrix.model_copy(update={"keras": keras})})
+    if any(r.nightly for r in releases.values()):
+        notes.append(
+            "nightly cells run pre-release builds (tf-nightly with the keras-nightly of its "
+            "day): what they show may change before the release"
+        )
     available, forced = interpreters.pool(opts.python)
     preferred = (forced.minor if forced else None) or spec.matrix.python or host_minor()
     data: datasets.Prepared | None = None
@@ -118,7 +132,7 @@ def make_plan(spec: Spec, opts: Options) -> Planned:
         forced_python=forced,
     )
     _check_python(spec, target, cells)
-    return Planned(spec, cells, data, script=target)
+    return Planned(spec, cells, data, script=target, notes=tuple(dict.fromkeys(notes)))
 
 
 def _check_store(store: Path) -> None:
