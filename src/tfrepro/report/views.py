@@ -236,6 +236,13 @@ def bisect_result(console: Console, result: BisectResult) -> None:
         )
         for n in result.release_notes or []:
             _plain(console, f"  release note {n['release']} ({n['component']}): {n['text']}")
+    elif result.status == "not-reproduced":
+        _plain(
+            console,
+            f"\nnot-reproduced: {result.bad} behaves like {result.good} by this criterion, so "
+            f"there is nothing to bisect ({len(result.probes)} probe; the other "
+            f"{max(result.candidates - 2, 0)} candidates were not built)",
+        )
     else:
         console.print(
             f"\n[bold]{result.status}[/]: still open between {markup_safe(result.open_interval)}",
