@@ -45,3 +45,22 @@ def test_bisect_keras_ends_on_two_adjacent_nightly_builds(tmp_path: Path, env_ca
     final = {c["keras_version"]: c["final_weights_sha256"] for c in found}
     assert final["3.6.0"] != final["3.7.0"]
     assert final[good] == final["3.6.0"] and final[bad] == final["3.7.0"], final
+
+
+def test_bisect_between_two_nightlies_names_the_window(tmp_path: Path, env_cache: Path) -> None:
+    """The demo MLP's final weights change between the tf-nightly builds of 2026-10-23 and
+    2026-10-24 (found by `bisect --good 2.21 --bad nightly` here): bisect over those two ends
+    on them, with both GIT_VERSIONs, the commit log between their days, and the Keras swap
+    (the 10-24 build with the 10-23 Keras still differs: the change is in TensorFlow)."""
+    done = ok(tfrepro("bisect", "--good", "nightly-20261023", "--bad", "nightly-20261024",
+                      "--store", tmp_path / "store", "--json", cwd=tmp_path,
+                      cache=env_cache))  # fmt: skip
+    r = json.loads(done.stdout)
+    assert r["status"] == "found", r
+    assert (r["last_good"], r["first_bad"]) == ("2.23.0.dev20261023", "2.23.0.dev20261024")
+    w = r["window"]
+    assert w["commits"] == ("https://github.com/tensorflow/tensorflow/commits/master/"
+                            "?since=2026-10-23&until=2026-10-24")  # fmt: skip
+    assert w["last_good"]["git_version"] and w["first_bad"]["git_version"]
+    assert w["last_good"]["git_version"] != w["first_bad"]["git_version"]
+    assert "the change is in TF" in w["keras_swap"]

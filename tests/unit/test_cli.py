@@ -97,6 +97,31 @@ def test_envs_list_and_prune_on_an_empty_cache(capsys: pytest.CaptureFixture[str
     assert "0 removed" in capsys.readouterr().out
 
 
+def test_envs_prune_keeps_what_a_stored_bisection_used(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Old nightlies leave the index: the environments a kept bisection ran in stay until
+    --include-bisects (the others go)."""
+    for name in ("tf2.23.0.dev20261024-py3.11-era-aa", "tf2.21.0-py3.11-era-bb"):
+        env = Path("c/envs") / name
+        env.mkdir(parents=True)
+        (env / "tfrepro-env.json").write_text(
+            json.dumps({"versions": {}, "lock": [], "build_seconds": 1, "built_at": "x"})
+        )
+    with Store(Path("st")) as store:
+        store.put_explanation({"kind": "bisect", "a": "bisect 2.21", "b": "nightly", "seed": -1,
+                               "good": "2.21.0", "bad": "2.23.0.dev20261024",
+                               "envs": ["tf2.23.0.dev20261024-py3.11-era-aa"]})  # fmt: skip
+    assert cli.main(["envs", "prune", "--all", "--cache", "c", "--store", "st"]) == 0
+    out = capsys.readouterr().out
+    assert "removed tf2.21.0-py3.11-era-bb" in out and "1 removed" in out
+    assert "kept 1 environment(s)" in out and "bisect --good 2.21.0" in out
+    assert (Path("c/envs") / "tf2.23.0.dev20261024-py3.11-era-aa").exists()
+    argv = ["envs", "prune", "--all", "--cache", "c", "--store", "st", "--include-bisects"]
+    assert cli.main(argv) == 0
+    assert not (Path("c/envs") / "tf2.23.0.dev20261024-py3.11-era-aa").exists()
+
+
 def test_versions_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["versions", "--json"]) == 0
     rows = {r["version"]: r for r in json.loads(capsys.readouterr().out)}

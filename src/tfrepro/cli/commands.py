@@ -86,7 +86,7 @@ def cmd_versions(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_envs(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report import views
-    from tfrepro.tasks import envs
+    from tfrepro.tasks import envs, results
 
     action = args.envs_command
     if action is None:
@@ -100,8 +100,11 @@ def cmd_envs(args: argparse.Namespace, console: Console) -> int:
     elif action == "prune":
         if not args.all and args.older_than is None:
             raise UsageError("envs prune needs --older-than DAYS or --all")
-        removed, root = envs.prune(args.cache, older_than=args.older_than, everything=args.all)
-        views.pruned(console, removed, root)
+        keep = {} if args.include_bisects else results.bisect_envs(args.store)
+        removed, root = envs.prune(
+            args.cache, older_than=args.older_than, everything=args.all, keep=frozenset(keep)
+        )
+        views.pruned(console, removed, root, kept=keep)
     else:
         for req in envs.requests(
             args.tf, python=args.python, resolution=args.resolution, legacy_keras=args.legacy_keras
@@ -249,7 +252,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     from tfrepro.report import views
     from tfrepro.report.progress import RichReporter
-    from tfrepro.tasks import bisect, run
+    from tfrepro.tasks import bisect, results, run
 
     if args.keras and not args.tf:
         raise UsageError("bisect --keras holds TensorFlow fixed: give it with --tf, e.g. --tf 2.18")
@@ -272,6 +275,7 @@ def cmd_bisect(args: argparse.Namespace, console: Console) -> int:
             result = bisect.bisect(
                 base, versions, **kw, opts=opts, reporter=reporter, max_seeds=args.max_seeds
             )
+    results.keep_bisect(args.store, result)  # `envs prune` keeps the envs it used
     if args.json:
         print_json(result.as_dict())
     else:

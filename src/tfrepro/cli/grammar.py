@@ -265,3 +265,10 @@ def add_envs(sub: Any) -> None:
         "--older-than", type=positive_float, metavar="DAYS", help="remove envs unused this long"
     )
     ep.add_argument("--all", action="store_true", help="remove every cached environment")
+    ep.add_argument(
+        "--include-bisects",
+        action="store_true",
+        help="remove the environments a bisection kept in the store used too (kept by default: "
+        "the index prunes old nightlies)",
+    )
+    store_arg(ep)

@@ -209,8 +209,15 @@ def _size(path: Path) -> int:
     return total
 
 
-def prune(root: Path, *, older_than_days: float | None, everything: bool) -> list[str]:
-    """Remove unfinished builds always; complete environments if unused long enough (or all)."""
+def prune(
+    root: Path,
+    *,
+    older_than_days: float | None,
+    everything: bool,
+    keep: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Remove unfinished builds always; complete environments if unused long enough (or all),
+    except those named in `keep` (what a stored bisection used)."""
     removed = []
     for path in sorted(root.iterdir()):
         if path.name.startswith(".") and ".building-" in path.name:
@@ -222,7 +229,7 @@ def prune(root: Path, *, older_than_days: float | None, everything: bool) -> lis
                 continue  # a build is in progress right now: not ours to remove
             removed.append(path.name)
             continue
-        if path.name.startswith(".") or _load(path) is None:
+        if path.name.startswith(".") or _load(path) is None or path.name in keep:
             continue
         age_days = (time.time() - (path / META).stat().st_mtime) / 86400
         if everything or (older_than_days is not None and age_days > older_than_days):

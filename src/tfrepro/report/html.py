@@ -293,7 +293,7 @@ def context(data: ReportData) -> dict[str, Any]:
         "runs": data.runs,
         "spec": _spec_rows(data.runs[-1]["spec"]) if data.runs else [],
         "explanations": explanations.explanations(
-            [e for e in data.explanations if e.get("kind") not in ("break", "settle")]
+            [e for e in data.explanations if e.get("kind") not in ("break", "settle", "bisect")]
         ),
         "explained_breaks": [e for e in data.explanations if e.get("kind") == "break"],
         "settles": [e for e in data.explanations if e.get("kind") == "settle"][:1],

@@ -171,10 +171,19 @@ def env_built(console: Console, env: BuiltEnv, seconds: float) -> None:
     )
 
 
-def pruned(console: Console, removed: Sequence[str], root: Path) -> None:
+def pruned(
+    console: Console, removed: Sequence[str], root: Path, kept: dict[str, str] | None = None
+) -> None:
     for name in removed:
         _plain(console, f"removed {name}")
     _plain(console, f"{len(removed)} removed from {root}")
+    here = {n: why for n, why in (kept or {}).items() if (root / n).exists()}
+    if here:
+        _plain(
+            console,
+            f"kept {len(here)} environment(s) a stored bisection used "
+            f"({'; '.join(sorted(set(here.values())))}): --include-bisects removes them too",
+        )
 
 
 def explanation_kept(console: Console, store: Path, kind: str = "explain") -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tfrepro import spec as spec_mod
@@ -207,6 +207,13 @@ class BisectResult:
     window: dict[str, Any] | None = None
     axis: str = "tf"  # tf, or keras (TensorFlow fixed at `fixed_tf`)
     fixed_tf: str | None = None
+    envs: list[str] = field(default_factory=list)  # the environments its probes ran in
+
+    def kept(self) -> dict[str, Any]:
+        """What the store keeps (beside explain's results, whose a, b and seed columns it
+        fills): `envs prune` keeps the environments named here."""
+        return {"kind": "bisect", "a": f"bisect {self.good}", "b": self.bad, "seed": -1,
+                **self.as_dict()}  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         """What `--json` prints: the fields in order, release_notes only when found."""
@@ -282,6 +289,7 @@ def bisect_keras(
     second = bisect(base, [first.last_good, *inner, first.first_bad], **kw)
     seen = {p["release"] for p in first.probes}  # the ends, judged again from the store
     second.probes = first.probes + [p for p in second.probes if p["release"] not in seen]
+    second.envs = sorted(set(first.envs) | set(second.envs))
     return _keras_result(second, tf, good, bad, len(finals) + len(inner))
 
 
@@ -331,7 +339,14 @@ def _result(
         failure=failure,
         packages_changed=changed,
         axis=judge.axis,
+        envs=_envs(judge.ran),
     )
+
+
+def _envs(ran: dict[str, list[CellRecord]]) -> list[str]:
+    names = {str((c.get("fingerprint") or {}).get("environment") or "") for v in ran.values()
+             for c in v}  # fmt: skip
+    return sorted(names - {""})
 
 
 def _build_facts(version: str, cells: Sequence[CellRecord], package: str) -> dict[str, Any]:
@@ -382,6 +397,7 @@ def _nightly_window(result: BisectResult, judge: _Judge) -> None:
         "keras",
     )
     verdict, evidence = swap(kg)
+    result.envs = sorted(set(result.envs) | set(_envs(swap.ran)))
     result.probes.append({"release": f"{bad} with keras {kg}", "verdict": verdict, **evidence})
     if verdict != "good":
         result.window["keras_swap"] = f"{bad} with Keras {kg} still differs: the change is in TF"
@@ -392,6 +408,7 @@ def _nightly_window(result: BisectResult, judge: _Judge) -> None:
     inner = [x.version for x in builds if lo < x.uploaded < hi]
     found = bisection.search([kg, *inner, kb], swap)
     result.probes += found["probes"]
+    result.envs = sorted(set(result.envs) | set(_envs(swap.ran)))
     result.window["keras_swap"] = (
         f"{bad} with Keras {kg} behaves as {good}: the change follows the Keras nightly"
     )

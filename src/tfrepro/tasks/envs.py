@@ -94,7 +94,12 @@ def build(req: EnvRequest, cache: Path | None) -> tuple[provision.BuiltEnv, floa
 
 
 def prune(
-    cache: Path | None, *, older_than: float | None, everything: bool
+    cache: Path | None,
+    *,
+    older_than: float | None,
+    everything: bool,
+    keep: frozenset[str] = frozenset(),
 ) -> tuple[list[str], Path]:
     root = provision.envs_root(cache)
-    return provision.prune(root, older_than_days=older_than, everything=everything), root
+    removed = provision.prune(root, older_than_days=older_than, everything=everything, keep=keep)
+    return removed, root

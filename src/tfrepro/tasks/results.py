@@ -19,6 +19,7 @@ from tfrepro.report import collect, html, summary
 from tfrepro.store import Store
 
 if TYPE_CHECKING:  # explain's module loads numpy and the executor: only its result's type here
+    from tfrepro.tasks.bisect import BisectResult
     from tfrepro.tasks.breakage import BreakResult
     from tfrepro.tasks.explain import ExplainResult
     from tfrepro.tasks.settle import SettleResult
@@ -218,3 +219,25 @@ def keep_explanation(store_path: Path, result: ExplainResult | BreakResult | Set
     """Keep an explanation (an explained break, an until-settled run) for the report."""
     with Store(store_path) as store:
         store.put_explanation(result.as_dict())
+
+
+def keep_bisect(store_path: Path, result: BisectResult) -> None:
+    """Keep a bisection: what it found, and the environments `envs prune` then keeps."""
+    with Store(store_path) as store:
+        store.put_explanation(result.kept())
+
+
+def bisect_envs(store_path: Path) -> dict[str, str]:
+    """Environment name -> the stored bisection that used it (none without a store)."""
+    try:
+        store = Store(store_path, create=False)
+    except StoreError:
+        return {}
+    with store:
+        kept = store.explanations()
+    return {
+        env: f"bisect --good {e['good']} --bad {e['bad']}"
+        for e in reversed(kept)
+        if e.get("kind") == "bisect"
+        for env in e.get("envs") or []
+    }
