@@ -319,3 +319,45 @@ def test_packages_that_changed_between_the_last_good_and_the_first_bad_release()
     assert _packages_changed(ran, "2.17.0", "2.17.1") == {"keras": ["3.4.1", "3.6.0"]}  # type: ignore[arg-type]
     assert _packages_changed(ran, "2.17.0", "2.18.0") is None  # type: ignore[arg-type]
     assert _packages_changed(ran, "2.17.0", "2.17.0") is None  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- nightlies
+
+
+def test_a_change_that_follows_the_keras_nightly_is_searched_in_keras(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """tf-nightly builds n1..n3 come with keras-nightly k1..k3, and only k3 changes the final
+    weights: TF bisection ends on n2 | n3, the swap (n3's TF with k2) behaves as the good
+    release, so the search goes on in keras-nightly builds with n3's TF fixed, and names
+    k2 | k3 with the Keras commit log."""
+    from tfrepro.envs import nightly
+
+    tfs = ["2.23.0.dev20261001", "2.23.0.dev20261002", "2.23.0.dev20261003"]
+    ks = ["3.16.0.dev2026093004", "3.16.0.dev2026100104", "3.16.0.dev2026100204"]
+    paired = dict(zip(tfs, ks, strict=True)) | {"2.21.0": ks[0]}
+    builds = [nightly.Build(nightly.KERAS, k, f"2026-10-0{i}T05:00:00Z", ("any",))
+              for i, k in enumerate(ks)]  # fmt: skip
+    monkeypatch.setitem(nightly._MEMO, nightly.KERAS, builds)
+    calls: list[tuple[str, str]] = []
+
+    def fake(base: Spec, version: str, opts: Options, reporter: object, axis: str = "tf"):
+        tf, keras = (version, paired[version]) if axis == "tf" else (base.matrix.tf[0], version)
+        calls.append((tf, keras))
+        made = cell(tf, 0, 0.9, weights=sha("final", keras == ks[2]))
+        made.update(keras_version=keras, fingerprint={"environment": f"env-{tf}-{keras}"})
+        return [made]
+
+    monkeypatch.setattr(bisect_mod, "_run_release", fake)
+    result = bisect(probe_spec(spec_mod.from_dict({}), "bitwise", None, 20),
+                    ["2.21.0", *tfs], criterion="bitwise", metric=None, margin=None,
+                    opts=Options(store=tmp_path / "st"), reporter=Quiet())  # fmt: skip
+    assert (result.last_good, result.first_bad) == (tfs[1], tfs[2])
+    w = result.window
+    assert w is not None and w["commits"].endswith("since=2026-10-02&until=2026-10-03")
+    assert "follows the Keras nightly" in w["keras_swap"]
+    assert (tfs[2], ks[1]) in calls  # the swap: the bad TF with the good build's Keras
+    k = w["keras"]
+    assert (k["last_good"]["version"], k["first_bad"]["version"]) == (ks[1], ks[2])
+    assert "keras-team/keras" in k["commits"]
+    assert f"env-{tfs[2]}-{ks[1]}" in result.envs  # prune keeps the swap's env too
