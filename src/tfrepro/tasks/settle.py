@@ -99,13 +99,12 @@ def settle(
     say = progress or (lambda msg: None)
     start = time.monotonic()
     seeds = list(range(design.max_seeds))
-    planned = make_plan(with_matrix(spec, seeds=seeds[: design.first]), opts)
-    labels = sorted({cell_label(c, by) for c in planned.cells}, key=groups.sort_key)
     if against is not None:
         by = against.data["by"]
         design.reference = min(g["n_ok"] for g in against.data["groups"])
-        labels = sorted({cell_label(c, by) for c in planned.cells}, key=groups.sort_key)
-    elif len(labels) < 2:
+    planned = make_plan(with_matrix(spec, seeds=seeds[: design.first]), opts)
+    labels = sorted({cell_label(c, by) for c in planned.cells}, key=groups.sort_key)
+    if against is None and len(labels) < 2:
         raise UsageError(
             f"--until-settled compares groups, and this experiment has one {by} "
             f"({', '.join(labels) or 'none'}): give two releases or more (--tf 2.15,2.16)"
